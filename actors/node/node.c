@@ -1,0 +1,65 @@
+/* node.c - the node actor (see node.h). */
+#include "node.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    uint64_t started_ms;
+} node_t;
+
+static int node_init(tr_actor_t *self, void *arg, void **state)
+{
+    node_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return TR_ENOMEM;
+    n->started_ms = tr_mono_ms();
+    *state = n;
+    return 0;
+}
+
+static void node_terminate(tr_actor_t *self, void *state, const char *reason)
+{
+    free(state);
+}
+
+static int node_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
+{
+    node_t *n = state;
+    tr_system_t *sys = tr_self_system(self);
+    if (tr_str_eq(msg->type, "node.info")) {
+        tr_mpw_t w;
+        tr_mpw_init(&w);
+        tr_mpw_map(&w, 4);
+        tr_mpw_cstr(&w, "version");
+        tr_mpw_cstr(&w, TROUPE_VERSION);
+        tr_mpw_cstr(&w, "node");
+        tr_mpw_cstr(&w, tr_system_node(sys));
+        tr_mpw_cstr(&w, "uptime_ms");
+        tr_mpw_uint(&w, tr_mono_ms() - n->started_ms);
+        tr_mpw_cstr(&w, "actors");
+        tr_mpw_uint(&w, (uint64_t)tr_system_actor_count(sys));
+        int rc = w.err ? tr_reply_error(self, msg, w.err, NULL) : tr_reply(self, msg, "node.info.ok", w.buf, w.len);
+        tr_mpw_free(&w);
+        return rc == TR_ENOPROC ? 0 : rc; /* an asker that gave up is not our crash */
+    }
+    if (tr_str_eq(msg->type, "node.metrics")) {
+        char *text;
+        size_t len;
+        int rc = tr_metrics_render(tr_system_metrics(sys), &text, &len);
+        if (rc)
+            return tr_reply_error(self, msg, rc, "metrics rendering failed"), 0;
+        tr_mpw_t w;
+        tr_mpw_init(&w);
+        tr_mpw_str(&w, text, len);
+        free(text);
+        rc = w.err ? tr_reply_error(self, msg, w.err, NULL) : tr_reply(self, msg, "node.metrics.ok", w.buf, w.len);
+        tr_mpw_free(&w);
+        return rc == TR_ENOPROC ? 0 : rc;
+    }
+    if (msg->reply_to.len)
+        tr_reply_error(self, msg, TR_EINVAL, "unknown message type for node");
+    return 0;
+}
+
+const tr_behaviour_t troupe_node_behaviour = {
+    .kind = "node", .init = node_init, .handle = node_handle, .terminate = node_terminate};

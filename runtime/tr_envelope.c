@@ -1,0 +1,262 @@
+/* tr_envelope.c - encode/decode of the versioned MessagePack envelope. */
+#include "tr_envelope.h"
+#include "tr_err.h"
+#include "tr_mp.h"
+
+#include <string.h>
+
+#define ENV_FIELDS 12
+
+tr_str_t tr_str(const char *s)
+{
+    tr_str_t v = {s ? s : "", s ? (uint32_t)strlen(s) : 0};
+    return v;
+}
+
+bool tr_str_eq(tr_str_t a, const char *b)
+{
+    size_t n = strlen(b);
+    return a.len == n && (n == 0 || memcmp(a.ptr, b, n) == 0);
+}
+
+char *tr_str_copy(tr_str_t s, char *dst, size_t cap)
+{
+    if (cap == 0)
+        return dst;
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n)
+        memcpy(dst, s.ptr, n);
+    dst[n] = '\0';
+    return dst;
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+size_t tr_envelope_size(const tr_envelope_t *e)
+{
+    bool traced = !is_zero(e->trace_id, sizeof e->trace_id);
+    size_t n = 1; /* fixarray header */
+    n += 1;       /* version */
+    n += tr_mp_uint_size(e->id);
+    n += tr_mp_str_size(e->type.len);
+    n += tr_mp_str_size(e->from.len);
+    n += tr_mp_str_size(e->to.len);
+    n += e->reply_to.len ? tr_mp_str_size(e->reply_to.len) : 1;
+    n += tr_mp_uint_size(e->corr);
+    n += traced ? 2 + 16 : 1;
+    n += traced ? 2 + 8 : 1;
+    n += tr_mp_uint_size(e->trace_flags);
+    n += tr_mp_uint_size(e->deadline_ms);
+    n += e->payload_len ? e->payload_len : 1;
+    return n;
+}
+
+static int check_payload(const uint8_t *p, uint32_t len)
+{
+    tr_mpr_t r;
+    tr_mpr_init(&r, p, len);
+    if (tr_mpr_skip(&r) || tr_mpr_left(&r) != 0)
+        return TR_EINVAL;
+    return 0;
+}
+
+int tr_envelope_encode(const tr_envelope_t *e, uint8_t *buf, size_t cap)
+{
+    if (e->type.len == 0 || e->type.len > TR_ENV_MAX_TYPE || e->from.len > TR_ENV_MAX_ADDR ||
+        e->to.len > TR_ENV_MAX_ADDR || e->reply_to.len > TR_ENV_MAX_ADDR)
+        return TR_EINVAL;
+    if (e->payload_len && check_payload(e->payload, e->payload_len))
+        return TR_EINVAL;
+    size_t need = tr_envelope_size(e);
+    if (need > cap)
+        return TR_ETOOBIG;
+    if (need > 0x7fffffff)
+        return TR_ETOOBIG;
+
+    tr_mpw_t w;
+    tr_mpw_init_fixed(&w, buf, cap);
+    tr_mpw_array(&w, ENV_FIELDS);
+    tr_mpw_uint(&w, TR_ENV_VERSION);
+    tr_mpw_uint(&w, e->id);
+    tr_mpw_str(&w, e->type.ptr, e->type.len);
+    tr_mpw_str(&w, e->from.ptr, e->from.len);
+    tr_mpw_str(&w, e->to.ptr, e->to.len);
+    if (e->reply_to.len)
+        tr_mpw_str(&w, e->reply_to.ptr, e->reply_to.len);
+    else
+        tr_mpw_nil(&w);
+    tr_mpw_uint(&w, e->corr);
+    if (!is_zero(e->trace_id, sizeof e->trace_id)) {
+        tr_mpw_bin(&w, e->trace_id, 16);
+        tr_mpw_bin(&w, e->span_id, 8);
+    } else {
+        tr_mpw_nil(&w);
+        tr_mpw_nil(&w);
+    }
+    tr_mpw_uint(&w, e->trace_flags);
+    tr_mpw_uint(&w, e->deadline_ms);
+    if (e->payload_len)
+        tr_mpw_raw(&w, e->payload, e->payload_len);
+    else
+        tr_mpw_nil(&w);
+    if (w.err)
+        return w.err;
+    return (int)w.len;
+}
+
+static int read_addr(tr_mpr_t *r, tr_str_t *s, uint32_t max, bool nil_ok)
+{
+    tr_mp_obj_t o;
+    int rc = tr_mpr_next(r, &o);
+    if (rc)
+        return rc;
+    if (o.type == TR_MP_NIL && nil_ok) {
+        s->ptr = "";
+        s->len = 0;
+        return 0;
+    }
+    if (o.type != TR_MP_STR || o.v.str.len > max)
+        return TR_EINVAL;
+    s->ptr = o.v.str.ptr;
+    s->len = o.v.str.len;
+    return 0;
+}
+
+static int read_fixed_bin(tr_mpr_t *r, uint8_t *dst, uint32_t n)
+{
+    tr_mp_obj_t o;
+    int rc = tr_mpr_next(r, &o);
+    if (rc)
+        return rc;
+    if (o.type == TR_MP_NIL) {
+        memset(dst, 0, n);
+        return 0;
+    }
+    if (o.type != TR_MP_BIN || o.v.str.len != n)
+        return TR_EINVAL;
+    memcpy(dst, o.v.str.ptr, n);
+    return 0;
+}
+
+int tr_envelope_decode(const void *buf, size_t len, size_t max_size, tr_envelope_t *e)
+{
+    if (!max_size)
+        max_size = TR_ENV_DEFAULT_MAX_SIZE;
+    if (len > max_size)
+        return TR_ETOOBIG;
+    memset(e, 0, sizeof *e);
+    tr_mpr_t r;
+    tr_mpr_init(&r, buf, len);
+    uint32_t n;
+    int rc;
+    if ((rc = tr_mpr_array(&r, &n)))
+        return rc;
+    if (n < ENV_FIELDS)
+        return TR_EINVAL;
+    uint64_t v;
+    if ((rc = tr_mpr_uint(&r, &v)))
+        return rc;
+    if (v != TR_ENV_VERSION)
+        return TR_EVERSION;
+    e->version = (uint32_t)v;
+    if ((rc = tr_mpr_uint(&r, &e->id)))
+        return rc;
+    if ((rc = read_addr(&r, &e->type, TR_ENV_MAX_TYPE, false)))
+        return rc;
+    if (e->type.len == 0)
+        return TR_EINVAL;
+    if ((rc = read_addr(&r, &e->from, TR_ENV_MAX_ADDR, true)) ||
+        (rc = read_addr(&r, &e->to, TR_ENV_MAX_ADDR, false)) ||
+        (rc = read_addr(&r, &e->reply_to, TR_ENV_MAX_ADDR, true)))
+        return rc;
+    if ((rc = tr_mpr_uint(&r, &e->corr)))
+        return rc;
+    if ((rc = read_fixed_bin(&r, e->trace_id, 16)) || (rc = read_fixed_bin(&r, e->span_id, 8)))
+        return rc;
+    if ((rc = tr_mpr_uint(&r, &v)))
+        return rc;
+    if (v > 255)
+        return TR_EINVAL;
+    e->trace_flags = (uint8_t)v;
+    if ((rc = tr_mpr_uint(&r, &e->deadline_ms)))
+        return rc;
+    const uint8_t *pstart = r.p;
+    if (r.p < r.end && *r.p == 0xc0) {
+        r.p++;
+    } else {
+        if ((rc = tr_mpr_skip(&r)))
+            return rc;
+        e->payload = pstart;
+        e->payload_len = (uint32_t)(r.p - pstart);
+    }
+    for (uint32_t i = ENV_FIELDS; i < n; i++)
+        if ((rc = tr_mpr_skip(&r)))
+            return rc;
+    if (tr_mpr_left(&r) != 0)
+        return TR_EINVAL; /* trailing garbage */
+    return 0;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexd[p[i] >> 4];
+        out[2 * i + 1] = hexd[p[i] & 15];
+    }
+}
+
+int tr_traceparent_format(const tr_envelope_t *e, char out[56])
+{
+    memcpy(out, "00-", 3);
+    hex(e->trace_id, 16, out + 3);
+    out[35] = '-';
+    hex(e->span_id, 8, out + 36);
+    out[52] = '-';
+    hex(&e->trace_flags, 1, out + 53);
+    out[55] = '\0';
+    return 0;
+}
+
+static int unhex(const char *s, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = s[2 * i + k];
+            int d;
+            if (c >= '0' && c <= '9')
+                d = c - '0';
+            else if (c >= 'a' && c <= 'f')
+                d = c - 'a' + 10;
+            else
+                return TR_EINVAL; /* W3C: lowercase hex only */
+            v = v * 16 + d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+int tr_traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8], uint8_t *flags)
+{
+    if (!s || strlen(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-')
+        return TR_EINVAL;
+    uint8_t ver;
+    if (unhex(s, 1, &ver) || ver == 0xff)
+        return TR_EINVAL;
+    if (ver == 0 && s[55] != '\0')
+        return TR_EINVAL;
+    if (unhex(s + 3, 16, trace_id) || unhex(s + 36, 8, span_id) || unhex(s + 53, 1, flags))
+        return TR_EINVAL;
+    if (is_zero(trace_id, 16) || is_zero(span_id, 8))
+        return TR_EINVAL;
+    return 0;
+}
