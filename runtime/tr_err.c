@@ -23,6 +23,7 @@ static const struct {
     {TR_ECONFIG, "ECONFIG", "bad configuration"},
     {TR_EREMOTE, "EREMOTE", "peer replied with an error"},
     {TR_ELIMIT, "ELIMIT", "resource limit reached"},
+    {TR_EUNAVAIL, "EUNAVAIL", "a dependency is unavailable"},
 };
 
 const char *tr_strerror(int err)

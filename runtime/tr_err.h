@@ -24,6 +24,7 @@ typedef enum tr_err {
     TR_ECONFIG = -14,    /* a configuration key has a bad value */
     TR_EREMOTE = -15,    /* the peer answered with an error reply */
     TR_ELIMIT = -16,     /* a resource limit was reached (actors, sockets) */
+    TR_EUNAVAIL = -17,   /* a dependency (database, LLM, peer) is unavailable */
 } tr_err_t;
 
 /* Static, never NULL; "unknown error" for codes outside the enum. */
