@@ -243,7 +243,7 @@ void tr_mpw_raw(tr_mpw_t *w, const void *p, size_t len)
 void tr_mpr_init(tr_mpr_t *r, const void *p, size_t len)
 {
     r->p = p;
-    r->end = r->p + len;
+    r->end = len ? r->p + len : r->p; /* NULL + 0 is undefined in C */
 }
 
 static int get_be(tr_mpr_t *r, int n, uint64_t *v)
@@ -390,14 +390,17 @@ int tr_mpr_skip(tr_mpr_t *r)
         if (rc)
             return rc;
         if (o.type == TR_MP_ARRAY || o.type == TR_MP_MAP) {
+            /* this container is nested depth + 1 deep; the limit counts
+             * containers, empty or not, so the answer does not depend on
+             * what the innermost one holds */
+            if (depth == TR_MP_MAX_DEPTH)
+                return TR_ETOOBIG;
             uint64_t n = o.type == TR_MP_MAP ? 2ull * o.v.n : o.v.n;
             if (n == 0)
                 continue;
             /* each element needs at least one byte: reject impossible counts early */
             if (n > tr_mpr_left(r))
                 return TR_ETRUNC;
-            if (depth == TR_MP_MAX_DEPTH)
-                return TR_ETOOBIG;
             pending[++depth] = n;
         }
     }
