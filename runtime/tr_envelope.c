@@ -148,7 +148,7 @@ int tr_envelope_decode(const void *buf, size_t len, size_t max_size, tr_envelope
 {
     if (!max_size)
         max_size = TR_ENV_DEFAULT_MAX_SIZE;
-    if (len > max_size)
+    if (len > max_size || len > UINT32_MAX) /* payload_len is 32-bit */
         return TR_ETOOBIG;
     memset(e, 0, sizeof *e);
     tr_mpr_t r;
@@ -157,13 +157,17 @@ int tr_envelope_decode(const void *buf, size_t len, size_t max_size, tr_envelope
     int rc;
     if ((rc = tr_mpr_array(&r, &n)))
         return rc;
-    if (n < ENV_FIELDS)
+    if (n == 0)
         return TR_EINVAL;
+    /* the version comes first: another version may have another layout
+     * (fewer fields), and must still be reported as EVERSION */
     uint64_t v;
     if ((rc = tr_mpr_uint(&r, &v)))
         return rc;
     if (v != TR_ENV_VERSION)
         return TR_EVERSION;
+    if (n < ENV_FIELDS)
+        return TR_EINVAL;
     e->version = (uint32_t)v;
     if ((rc = tr_mpr_uint(&r, &e->id)))
         return rc;
@@ -179,6 +183,11 @@ int tr_envelope_decode(const void *buf, size_t len, size_t max_size, tr_envelope
         return rc;
     if ((rc = read_fixed_bin(&r, e->trace_id, 16)) || (rc = read_fixed_bin(&r, e->span_id, 8)))
         return rc;
+    /* an all-zero trace id means "no trace" (the encoder then writes nil for
+     * both ids), so a span without a trace is dropped: decode(encode(x))
+     * must give back x */
+    if (is_zero(e->trace_id, sizeof e->trace_id))
+        memset(e->span_id, 0, sizeof e->span_id);
     if ((rc = tr_mpr_uint(&r, &v)))
         return rc;
     if (v > 255)
@@ -253,6 +262,9 @@ int tr_traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t span_id[8]
     if (unhex(s, 1, &ver) || ver == 0xff)
         return TR_EINVAL;
     if (ver == 0 && s[55] != '\0')
+        return TR_EINVAL;
+    /* a later version may append fields, always after a '-' */
+    if (s[55] != '\0' && s[55] != '-')
         return TR_EINVAL;
     if (unhex(s + 3, 16, trace_id) || unhex(s + 36, 8, span_id) || unhex(s + 53, 1, flags))
         return TR_EINVAL;
