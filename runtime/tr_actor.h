@@ -189,6 +189,10 @@ typedef struct tr_reply {
  * *reply so the caller can read {code, message}. TR_ETIMEDOUT on timeout. */
 int tr_ask(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len,
            int timeout_ms, tr_reply_t *reply);
+/* tr_ask with a trace context and/or an earlier deadline from `opts`
+ * (its reply_to and corr are ignored). */
+int tr_ask_ex(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len,
+              int timeout_ms, const tr_send_opts_t *opts, tr_reply_t *reply);
 void tr_reply_close(tr_reply_t *reply);
 
 /* Replies to `req` (which must carry reply_to). TR_EINVAL if it has none. */

@@ -461,6 +461,12 @@ void tr_reply_close(tr_reply_t *reply)
 int tr_ask(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len, int timeout_ms,
            tr_reply_t *reply)
 {
+    return tr_ask_ex(sys, to, type, payload, len, timeout_ms, NULL, reply);
+}
+
+int tr_ask_ex(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len, int timeout_ms,
+              const tr_send_opts_t *opts, tr_reply_t *reply)
+{
     if (!sys || !to || !type || !reply || timeout_ms < 0)
         return TR_EINVAL;
     memset(reply, 0, sizeof *reply);
@@ -470,9 +476,13 @@ int tr_ask(tr_system_t *sys, const char *to, const char *type, const void *paylo
     if (!c->reply && !(c->reply = tr__reply_record_new(sys)))
         return TR_ELIMIT;
     tr_send_opts_t o = {0};
+    if (opts)
+        o = *opts; /* trace context; reply_to and corr are the ask's own */
     o.reply_to = c->reply->name;
     o.corr = ++c->corr_seq;
-    o.deadline_ms = tr_wall_ms() + (uint64_t)timeout_ms;
+    uint64_t limit = tr_wall_ms() + (uint64_t)timeout_ms;
+    if (!o.deadline_ms || o.deadline_ms > limit)
+        o.deadline_ms = limit;
     tr_envelope_t env;
     tr__fill_out(sys, &env, type, payload, len, &o);
     env.to = tr_str(to);
