@@ -58,8 +58,15 @@ static bool enum_has(const char *choices, const char *v)
     return false;
 }
 
+/* Explains why v is not a valid value of k into why. A secret's value is
+ * never quoted back: error messages end up in logs. */
 static int validate(const tr_cfg_key_t *k, const char *v, char *why, size_t cap)
 {
+    char shown[80];
+    if (k->secret)
+        snprintf(shown, sizeof shown, "the value");
+    else
+        snprintf(shown, sizeof shown, "'%.64s'", v);
     switch (k->type) {
     case TR_CFG_STR:
         if (k->max && (long long)strlen(v) > k->max) {
@@ -77,24 +84,27 @@ static int validate(const tr_cfg_key_t *k, const char *v, char *why, size_t cap)
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end != '\0') {
-            snprintf(why, cap, "'%.64s' is not an integer", v);
+            snprintf(why, cap, "%s is not an integer", shown);
             return TR_ECONFIG;
         }
         if (x < k->min || x > k->max) {
-            snprintf(why, cap, "%lld is outside %lld..%lld", x, k->min, k->max);
+            if (k->secret)
+                snprintf(why, cap, "the value is outside %lld..%lld", k->min, k->max);
+            else
+                snprintf(why, cap, "%lld is outside %lld..%lld", x, k->min, k->max);
             return TR_ECONFIG;
         }
         return 0;
     }
     case TR_CFG_BOOL:
         if (tr_config_parse_bool(v) < 0) {
-            snprintf(why, cap, "'%.64s' is not on/off, true/false, yes/no or 1/0", v);
+            snprintf(why, cap, "%s is not on/off, true/false, yes/no or 1/0", shown);
             return TR_ECONFIG;
         }
         return 0;
     case TR_CFG_ENUM:
         if (!enum_has(k->choices, v)) {
-            snprintf(why, cap, "'%.64s' is not one of %s", v, k->choices);
+            snprintf(why, cap, "%s is not one of %s", shown, k->choices);
             return TR_ECONFIG;
         }
         return 0;
@@ -206,12 +216,19 @@ int tr_config_load_file(tr_config_t *self, const char *path, bool optional, char
             rc = TR_ECONFIG;
             break;
         }
+        /* the limit is on the content; the newline does not count. A longer
+         * line arrives as a first chunk of MAX_LINE + 1 bytes without one. */
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
         if (len > MAX_LINE) {
             snprintf(err, errcap, "%s:%d: line longer than %d bytes", path, lineno, MAX_LINE);
             rc = TR_ECONFIG;
             break;
         }
-        char *s = trim(line);
+        char *s = line;
+        if (lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+            s += 3; /* UTF-8 byte order mark, as some editors write */
+        s = trim(s);
         if (*s == '\0' || *s == '#')
             continue;
         char *eq = strchr(s, '=');
@@ -231,6 +248,10 @@ int tr_config_load_file(tr_config_t *self, const char *path, bool optional, char
         snprintf(source, sizeof source, "file:%s:%d", path, lineno);
         if ((rc = tr_config_set(self, key, val, source, err, errcap)))
             break;
+    }
+    if (!rc && ferror(f)) { /* e.g. a directory: fopen works, reading does not */
+        snprintf(err, errcap, "config file %s: %s", path, strerror(errno));
+        rc = TR_ECONFIG;
     }
     fclose(f);
     return rc;

@@ -45,7 +45,8 @@ int tr_config_set(tr_config_t *self, const char *key, const char *value, const c
 const char *tr_config_str(const tr_config_t *self, const char *key);
 long long tr_config_int(const tr_config_t *self, const char *key);
 bool tr_config_bool(const tr_config_t *self, const char *key);
-/* Where the value came from: "default", "file:<path>:<line>", "env". */
+/* Where the value came from: "default", "file:<path>:<line>", "env:<VAR>",
+ * or the `source` given to tr_config_set. */
 const char *tr_config_source(const tr_config_t *self, const char *key);
 
 /* Parses a boolean word: on/off, true/false, yes/no, 1/0. -1 if neither. */
