@@ -675,8 +675,16 @@ static uint64_t rng_next(void)
 static bool dispatch(tr_actor_t *self, const tr_envelope_t *env)
 {
     static const uint8_t zero[16];
-    if (env->type.len > 3 && memcmp(env->type.ptr, "tr.", 3) == 0 && tr_str_eq(env->type, "tr.stop"))
-        return !atomic_load(&self->stop_requested);
+    if (env->type.len > 3 && memcmp(env->type.ptr, "tr.", 3) == 0 && tr_str_eq(env->type, "tr.stop")) {
+        if (!atomic_load(&self->stop_requested))
+            return true;
+        /* the wake-up may arrive before the loop sees the flag: the reason
+         * given to tr_stop must reach terminate() and monitors either way */
+        pthread_mutex_lock(&self->sys->mu);
+        snprintf(self->reason, sizeof self->reason, "%s", self->stop_reason);
+        pthread_mutex_unlock(&self->sys->mu);
+        return false;
+    }
     if (env->deadline_ms && tr_wall_ms() > env->deadline_ms) {
         tr__dead_letter(self->sys, self, DL_EXPIRED, env);
         return true;
