@@ -62,6 +62,12 @@ struct tr_actor {
     jmp_buf exit_jmp;
     bool in_callback;
     const tr_msg_t *cur;
+    /* The message being handled lives here, not on the loop's stack: after a
+     * tr_exit() longjmp those frames are gone, and the runtime still has to
+     * answer the asker and free the message. */
+    tr_envelope_t cur_env;
+    zmq_msg_t cur_msg;
+    zmq_msg_t *cur_raw; /* &cur_msg or a ring slot while handling; else NULL */
     uint8_t cur_span[8];
     bool replied;
     bool stop_self;

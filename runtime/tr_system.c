@@ -717,15 +717,19 @@ static bool dispatch(tr_actor_t *self, const tr_envelope_t *env)
     return !self->stop_self;
 }
 
+/* m must outlive a tr_exit() from the handler: &self->cur_msg or a ring
+ * slot (see cur_raw). The caller closes it when this returns. */
 static bool handle_raw(tr_actor_t *self, zmq_msg_t *m)
 {
-    tr_envelope_t env;
-    int rc = tr_envelope_decode(zmq_msg_data(m), zmq_msg_size(m), self->sys->opts.max_message, &env);
+    int rc = tr_envelope_decode(zmq_msg_data(m), zmq_msg_size(m), self->sys->opts.max_message, &self->cur_env);
     if (rc) {
         tr__dead_letter(self->sys, self, DL_MALFORMED, NULL);
         return true;
     }
-    return dispatch(self, &env);
+    self->cur_raw = m;
+    bool go = dispatch(self, &self->cur_env);
+    self->cur_raw = NULL;
+    return go;
 }
 
 /* DROP_OLDEST: move everything waiting into the ring, evicting the oldest. */
@@ -791,30 +795,30 @@ static void actor_loop(tr_actor_t *self)
             if (n == 0) {
                 if (tmo < 0)
                     continue;
-                tr_envelope_t tick;
-                memset(&tick, 0, sizeof tick);
-                tick.version = TR_ENV_VERSION;
-                tick.type = tr_str("tr.timeout");
-                tick.to = tr_str(self->name);
-                tick.from = tr_str(self->name);
-                if (!dispatch(self, &tick))
+                tr_envelope_t *tick = &self->cur_env;
+                memset(tick, 0, sizeof *tick);
+                tick->version = TR_ENV_VERSION;
+                tick->type = tr_str("tr.timeout");
+                tick->to = tr_str(self->name);
+                tick->from = tr_str(self->name);
+                if (!dispatch(self, tick))
                     return;
                 continue;
             }
             if (ring)
                 continue;
         }
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, self->sock, 0) < 0) {
-            zmq_msg_close(&m);
+        zmq_msg_t *m = &self->cur_msg;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, self->sock, 0) < 0) {
+            zmq_msg_close(m);
             if (zmq_errno() == EINTR)
                 continue;
             snprintf(self->reason, sizeof self->reason, "shutdown: mailbox closed");
             return;
         }
-        bool go = handle_raw(self, &m);
-        zmq_msg_close(&m);
+        bool go = handle_raw(self, m);
+        zmq_msg_close(m);
         if (!go)
             return;
     }
@@ -867,11 +871,33 @@ static int run_init(tr_actor_t *self)
     return rc;
 }
 
+/* After tr_exit() left a handler: do what dispatch() would have done for a
+ * crash (answer an unanswered request so its caller does not wait for a
+ * timeout) and free the message the loop was handling. */
+static void after_exit(tr_actor_t *self)
+{
+    const tr_envelope_t *env = self->cur;
+    if (env) {
+        atomic_store_explicit(&self->msgs_in, atomic_load_explicit(&self->msgs_in, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        if (env->reply_to.len && !self->replied && strncmp(self->reason, "crash", 5) == 0)
+            tr__error_reply_raw(self->sys, env, TR_ECRASH, self->reason);
+        tr_log_set_thread_trace(NULL);
+    }
+    if (self->cur_raw) {
+        zmq_msg_close(self->cur_raw);
+        self->cur_raw = NULL;
+    }
+}
+
 static void run_loop(tr_actor_t *self)
 {
     self->in_callback = true;
+    self->cur_raw = NULL;
     if (setjmp(self->exit_jmp) == 0)
         actor_loop(self);
+    else
+        after_exit(self);
     self->in_callback = false;
     self->cur = NULL;
 }
