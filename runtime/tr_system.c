@@ -989,6 +989,8 @@ static void *actor_main(void *arg)
     return NULL;
 }
 
+static int wait_dead(tr_system_t *sys, tr_actor_t *rec, tr_pid_t pid, int timeout_ms);
+
 static bool valid_name(const char *name)
 {
     size_t n = strlen(name);
@@ -1082,6 +1084,10 @@ int tr_spawn(tr_system_t *sys, const char *name, const tr_behaviour_t *beh, void
         pthread_cond_wait(&sys->ended, &sys->mu);
     rc = rec->init_rc ? TR_EINIT : 0;
     pthread_mutex_unlock(&sys->mu);
+    /* A failed spawn leaves nothing behind: once it returns, the name is
+     * free again and the actor no longer counts (the thread is finishing). */
+    if (rc)
+        wait_dead(sys, rec, pid, -1);
     if (!rc && pid_out)
         *pid_out = pid;
     return rc;
