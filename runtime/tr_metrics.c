@@ -289,31 +289,76 @@ void tr_mbuf_printf(tr_mbuf_t *b, const char *fmt, ...)
 
 void tr_mbuf_family(tr_mbuf_t *b, const char *name, const char *type, const char *help)
 {
+    /* compare with a copy: a collector may build names in one reused buffer,
+     * so the pointer it passed last time may now hold this very name */
     if (b->last_family && strcmp(b->last_family, name) == 0)
         return;
-    tr_mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    b->last_family = name;
+    tr_mbuf_printf(b, "# HELP %s ", name);
+    /* the exposition format escapes backslash and newline in HELP text */
+    for (const char *p = help ? help : ""; *p;) {
+        size_t n = strcspn(p, "\\\n");
+        if (n)
+            tr_mbuf_printf(b, "%.*s", (int)n, p);
+        p += n;
+        if (*p) {
+            tr_mbuf_printf(b, "%s", *p == '\n' ? "\\n" : "\\\\");
+            p++;
+        }
+    }
+    tr_mbuf_printf(b, "\n# TYPE %s %s\n", name, type);
+    if (strlen(name) < sizeof b->last_family_buf) {
+        memcpy(b->last_family_buf, name, strlen(name) + 1);
+        b->last_family = b->last_family_buf;
+    } else {
+        b->last_family = NULL; /* too long to remember: HELP/TYPE again */
+    }
+}
+
+/* Shortest text that reads back as exactly v (Go's ParseFloat, strtod). */
+static void format_double(char *out, size_t cap, double v)
+{
+    if (isinf(v)) {
+        snprintf(out, cap, "%s", v > 0 ? "+Inf" : "-Inf");
+    } else if (isnan(v)) {
+        snprintf(out, cap, "NaN");
+    } else if (fabs(v) < 1e15 && v == floor(v)) {
+        /* range checked first: a double outside int64 cannot be cast */
+        snprintf(out, cap, "%lld", (long long)v);
+    } else {
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(out, cap, "%.*g", prec, v);
+            if (strtod(out, NULL) == v)
+                break;
+        }
+    }
 }
 
 static void print_value(tr_mbuf_t *b, double v)
 {
-    if (isinf(v))
-        tr_mbuf_printf(b, v > 0 ? "+Inf\n" : "-Inf\n");
-    else if (isnan(v))
-        tr_mbuf_printf(b, "NaN\n");
-    else if (v == (double)(int64_t)v && fabs(v) < 1e15)
-        tr_mbuf_printf(b, "%lld\n", (long long)v);
+    char num[40];
+    format_double(num, sizeof num, v);
+    tr_mbuf_printf(b, "%s\n", num);
+}
+
+static void print_name(tr_mbuf_t *b, const char *name, const char *suffix, const char *labels)
+{
+    if (labels && *labels)
+        tr_mbuf_printf(b, "%s%s{%s} ", name, suffix, labels);
     else
-        tr_mbuf_printf(b, "%.17g\n", v);
+        tr_mbuf_printf(b, "%s%s ", name, suffix);
 }
 
 void tr_mbuf_sample(tr_mbuf_t *b, const char *name, const char *labels, double value)
 {
-    if (labels && *labels)
-        tr_mbuf_printf(b, "%s{%s} ", name, labels);
-    else
-        tr_mbuf_printf(b, "%s ", name);
+    print_name(b, name, "", labels);
     print_value(b, value);
+}
+
+/* Integer samples (counters, counts) are printed exactly, not via double. */
+static void sample_u64(tr_mbuf_t *b, const char *name, const char *suffix, const char *labels, uint64_t v)
+{
+    print_name(b, name, suffix, labels);
+    tr_mbuf_printf(b, "%llu\n", (unsigned long long)v);
 }
 
 static int by_name(const void *a, const void *b)
@@ -329,18 +374,18 @@ static void render_histogram(tr_mbuf_t *b, tr_metric_t *m)
     uint64_t cum = 0;
     for (size_t i = 0; i <= m->nbounds; i++) {
         cum += atomic_load(&m->buckets[i]);
+        /* le must name the bound exactly: %g would print 1048576 as 1.04858e+06 */
+        char le[40];
         if (i < m->nbounds)
-            tr_mbuf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", m->name, m->labels, sep, m->bounds[i],
-                           (unsigned long long)cum);
+            format_double(le, sizeof le, m->bounds[i]);
         else
-            tr_mbuf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, m->labels, sep,
-                           (unsigned long long)cum);
+            snprintf(le, sizeof le, "+Inf");
+        tr_mbuf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", m->name, m->labels, sep, le, (unsigned long long)cum);
     }
-    char n[256];
-    snprintf(n, sizeof n, "%s_sum", m->name);
-    tr_mbuf_sample(b, n, m->labels, b2d(atomic_load(&m->sum_bits)));
-    snprintf(n, sizeof n, "%s_count", m->name);
-    tr_mbuf_sample(b, n, m->labels, (double)cum);
+    print_name(b, m->name, "_sum", m->labels);
+    print_value(b, b2d(atomic_load(&m->sum_bits)));
+    /* _count is the +Inf bucket, so a scrape is self-consistent */
+    sample_u64(b, m->name, "_count", m->labels, cum);
 }
 
 int tr_metrics_render(tr_metrics_t *self, char **out, size_t *len)
@@ -352,14 +397,16 @@ int tr_metrics_render(tr_metrics_t *self, char **out, size_t *len)
         pthread_mutex_unlock(&self->lock);
         return TR_ENOMEM;
     }
-    memcpy(sorted, self->items, self->n * sizeof *sorted);
-    qsort(sorted, self->n, sizeof *sorted, by_name);
+    if (self->n) { /* items is NULL in an empty registry: memcpy(NULL) is undefined */
+        memcpy(sorted, self->items, self->n * sizeof *sorted);
+        qsort(sorted, self->n, sizeof *sorted, by_name);
+    }
     static const char *types[] = {"counter", "gauge", "histogram"};
     for (size_t i = 0; i < self->n; i++) {
         tr_metric_t *m = sorted[i];
         tr_mbuf_family(&b, m->name, types[m->kind], m->help);
         if (m->kind == TR_COUNTER)
-            tr_mbuf_sample(&b, m->name, m->labels, (double)atomic_load(&m->value));
+            sample_u64(&b, m->name, "", m->labels, atomic_load(&m->value));
         else if (m->kind == TR_GAUGE)
             tr_mbuf_sample(&b, m->name, m->labels, b2d(atomic_load(&m->value)));
         else
@@ -391,7 +438,12 @@ char *tr_metrics_label(char *dst, size_t cap, const char *key, const char *value
             dst[0] = '\0';
         return dst;
     }
+    if ((size_t)w + 2 > cap) { /* no room for the closing quote and NUL */
+        dst[0] = '\0';
+        return dst;
+    }
     n = (size_t)w;
+    /* an escape takes 2 bytes; keep 2 more for the closing quote and NUL */
     for (const char *p = value ? value : ""; *p && n + 3 < cap; p++) {
         if (*p == '\\' || *p == '"') {
             dst[n++] = '\\';

@@ -23,6 +23,8 @@ typedef struct tr_mbuf {
     size_t len, cap;
     const char *last_family; /* HELP/TYPE are written once per family */
     int err;
+    char last_family_buf[128]; /* last_family points here (a copy, so the
+                                  caller's name buffer may be reused) */
 } tr_mbuf_t;
 
 tr_metrics_t *tr_metrics_new(void);
