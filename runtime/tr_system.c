@@ -753,6 +753,9 @@ static void ring_fill(tr_actor_t *self)
             self->ring_len--;
         }
         int tail = (self->ring_head + self->ring_len) % cap;
+        /* zmq_msg_move closes its destination first, so the slot (zeroed
+         * or already closed) must be a valid empty message */
+        zmq_msg_init(&self->ring[tail]);
         zmq_msg_move(&self->ring[tail], &m);
         zmq_msg_close(&m);
         self->ring_len++;
