@@ -323,6 +323,19 @@ void tr__fill_out(tr_system_t *sys, tr_envelope_t *env, const char *type, const 
     }
 }
 
+/* A non-blocking zmq send takes in the reader's "I have read n messages"
+ * notices at most once a millisecond or so (libzmq throttles command
+ * processing by TSC): right after a full mailbox drained it can still say
+ * EAGAIN. Reading ZMQ_EVENTS processes them unthrottled; true if the pipe
+ * has room after all. Without this, FAIL and DROP_OLDEST senders got
+ * TR_EFULL from an empty mailbox. */
+static bool room_now(void *sock)
+{
+    int ev = 0;
+    size_t sz = sizeof ev;
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLOUT);
+}
+
 /* wait_ms: -1 = policy default, -2 = never wait (control messages). */
 static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wait_ms)
 {
@@ -348,7 +361,8 @@ static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wa
         return TR_ENOPROC;
     }
     int rc = 0;
-    if (zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) < 0 && !(zmq_errno() == EAGAIN && room_now(e->sock) &&
+                                                          zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) >= 0)) {
         rc = TR_EFULL;
         if (zmq_errno() == EAGAIN && wait_ms != -2 && rec->opts.overflow == TR_OVERFLOW_BLOCK) {
             int64_t left = tr_deadline_left_ms(env->deadline_ms);
