@@ -1,6 +1,11 @@
 /* main.c - the troupe command line: run the node, print version/config. */
-#include "node/node.h"
-#include "settings.h"
+#include "app.h"
+#include "auth/users.h"
+#include "db/migrate.h"
+
+#include <sodium.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +20,10 @@ static void usage(FILE *out)
     fprintf(out, "troupe %s - a local AI-agent platform on an actor runtime\n\n"
                  "usage: troupe [--config FILE] COMMAND\n\n"
                  "commands:\n"
-                 "  run           boot the actor system and serve until SIGINT/SIGTERM\n"
+                 "  run           migrate, boot the actor tree and serve HTTP until SIGINT/SIGTERM\n"
+                 "  migrate up|down|status   apply, revert one, or list the schema migrations\n"
+                 "  user add EMAIL [--admin] [--name NAME]   create a user (password: TROUPE_USER_PASSWORD or stdin)\n"
+                 "  user role EMAIL user|admin               change a user's role\n"
                  "  version       print the version\n"
                  "  config        print the effective configuration and where each value came from\n"
                  "  env-example   print the .env.example text (every TROUPE_* variable)\n"
@@ -33,32 +41,33 @@ static int cmd_run(tr_config_t *cfg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
+    char err[512];
+    app_t app;
+    if (app_prepare(&app, cfg, err, sizeof err) || app_migrate_and_bootstrap(&app, err, sizeof err)) {
+        fprintf(stderr, "troupe: %s\n", err);
+        app_release(&app);
+        return 78;
+    }
     tr_system_opts_t opts;
     troupe_settings_system_opts(cfg, &opts);
     tr_system_t *sys;
     int rc = tr_system_new(&opts, &sys);
     if (rc) {
         fprintf(stderr, "troupe: cannot start the actor system: %s\n", tr_strerror(rc));
+        app_release(&app);
         return 1;
     }
-    static const tr_child_spec_t children[] = {
-        {.name = "node", .behaviour = &troupe_node_behaviour, .restart = TR_PERMANENT},
-    };
-    static const tr_sup_spec_t root = {.strategy = TR_ONE_FOR_ONE,
-                                       .intensity = 5,
-                                       .period_ms = 10000,
-                                       .children = children,
-                                       .n_children = sizeof children / sizeof children[0],
-                                       .root = true};
-    tr_pid_t root_pid;
-    rc = tr_supervisor_start(sys, "root", &root, &root_pid);
+    rc = app_start(&app, sys);
     if (rc) {
-        fprintf(stderr, "troupe: the root supervisor did not start: %s\n", tr_strerror(rc));
+        fprintf(stderr, "troupe: the actor tree did not start: %s (see the log above)\n", tr_strerror(rc));
         tr_system_destroy(&sys);
+        app_release(&app);
         return 1;
     }
-    tr_logkv(TR_LOG_INFO, "troupe running", "version", TROUPE_VERSION, "node", tr_system_node(sys), NULL);
+    tr_logkv(TR_LOG_INFO, "troupe running", "version", TROUPE_VERSION, "node", tr_system_node(sys), "http",
+             tr_config_str(cfg, "http_addr"), NULL);
 
     int exit_code = 0;
     char reason[256];
@@ -75,12 +84,137 @@ static int cmd_run(tr_config_t *cfg)
             break;
         }
     }
-    rc = tr_stop(sys, root_pid, "shutdown", (int)tr_config_int(cfg, "shutdown_timeout_ms"));
-    if (rc == TR_ETIMEDOUT)
-        tr_log(TR_LOG_ERROR, "the actor tree did not stop in time");
+    app_stop(&app, sys);
     tr_system_destroy(&sys);
+    app_release(&app);
     tr_log(TR_LOG_INFO, "stopped");
     return exit_code;
+}
+
+static int cmd_migrate(tr_config_t *cfg, const char *what)
+{
+    const char *url = tr_config_str(cfg, "database_url");
+    if (!*url) {
+        fprintf(stderr, "troupe: database_url is not set (TROUPE_DATABASE_URL)\n");
+        return 78;
+    }
+    db_t *db = db_new(url);
+    int rc;
+    if (!what || strcmp(what, "status") == 0)
+        rc = migrate_status(db, stdout);
+    else if (strcmp(what, "up") == 0)
+        rc = migrate_up(db, stdout);
+    else if (strcmp(what, "down") == 0)
+        rc = migrate_down(db, stdout);
+    else {
+        fprintf(stderr, "troupe: migrate up|down|status\n");
+        db_destroy(&db);
+        return 64;
+    }
+    if (rc)
+        fprintf(stderr, "troupe: migrate %s: %s\n", what ? what : "status", tr_strerror(rc));
+    db_destroy(&db);
+    return rc ? 1 : 0;
+}
+
+/* Password from TROUPE_USER_PASSWORD, else one line on stdin (not echoed
+ * when stdin is a terminal). */
+static int read_password(char *buf, size_t cap)
+{
+    const char *env = getenv("TROUPE_USER_PASSWORD");
+    if (env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    bool tty = isatty(0);
+    struct termios old, quiet;
+    if (tty) {
+        fprintf(stderr, "password: ");
+        tcgetattr(0, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSANOW, &quiet);
+    }
+    char *ok = fgets(buf, (int)cap, stdin);
+    if (tty) {
+        tcsetattr(0, TCSANOW, &old);
+        fprintf(stderr, "\n");
+    }
+    if (!ok)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int cmd_user(tr_config_t *cfg, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: troupe user add EMAIL [--admin] [--name NAME] | troupe user role EMAIL user|admin\n");
+        return 64;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    const char *url = tr_config_str(cfg, "database_url");
+    if (!*url) {
+        fprintf(stderr, "troupe: database_url is not set (TROUPE_DATABASE_URL)\n");
+        return 78;
+    }
+    db_t *db = db_new(url);
+    int rc = migrate_up(db, NULL);
+    if (rc) {
+        fprintf(stderr, "troupe: database: %s\n", tr_strerror(rc));
+        db_destroy(&db);
+        return 1;
+    }
+    const char *email = argv[1];
+    user_t u;
+    if (strcmp(argv[0], "add") == 0) {
+        bool admin = false;
+        const char *name = "";
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--admin") == 0)
+                admin = true;
+            else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+                name = argv[++i];
+        }
+        char pw[300];
+        if (read_password(pw, sizeof pw)) {
+            fprintf(stderr, "troupe: no password given\n");
+            db_destroy(&db);
+            return 64;
+        }
+        const char *why = NULL;
+        rc = users_create(db, email, pw, name, admin ? "admin" : "user",
+                          strcmp(tr_config_str(cfg, "password_cost"), "moderate") == 0 ? PW_COST_MODERATE
+                                                                                        : PW_COST_INTERACTIVE,
+                          &u, &why);
+        sodium_memzero(pw, sizeof pw);
+        if (!rc) {
+            users_audit(db, u.id, admin ? "user_add_admin" : "user_add", NULL, NULL, NULL);
+            printf("created %s %s (%s)\n", u.role, u.email, u.id);
+        } else {
+            fprintf(stderr, "troupe: user add: %s\n",
+                    why ? why : rc == TR_EEXIST ? "an account with this email exists" : tr_strerror(rc));
+        }
+    } else if (strcmp(argv[0], "role") == 0 && argc == 3 &&
+               (strcmp(argv[2], "user") == 0 || strcmp(argv[2], "admin") == 0)) {
+        rc = users_find_email(db, email, &u, NULL);
+        if (!rc)
+            rc = users_set_role(db, u.id, argv[2]);
+        if (!rc) {
+            char detail[96];
+            snprintf(detail, sizeof detail, "{\"target\":\"%s\",\"role\":\"%s\",\"by\":\"cli\"}", u.id, argv[2]);
+            users_audit(db, NULL, "role_change", NULL, NULL, detail);
+            printf("%s is now %s\n", email, argv[2]);
+        } else {
+            fprintf(stderr, "troupe: user role: %s\n", rc == TR_ENOPROC ? "no such user" : tr_strerror(rc));
+        }
+    } else {
+        fprintf(stderr, "usage: troupe user add EMAIL [--admin] [--name NAME] | troupe user role EMAIL user|admin\n");
+        rc = 64;
+    }
+    db_destroy(&db);
+    return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -121,7 +255,8 @@ int main(int argc, char **argv)
         troupe_settings_env_example(stdout);
         return 0;
     }
-    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "config") != 0) {
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "config") != 0 && strcmp(cmd, "migrate") != 0 &&
+        strcmp(cmd, "user") != 0) {
         fprintf(stderr, "troupe: unknown command '%s' (see troupe --help)\n", cmd);
         return 64;
     }
@@ -136,6 +271,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "config") == 0) {
         troupe_settings_print(cfg, stdout);
         rc = 0;
+    } else if (strcmp(cmd, "migrate") == 0) {
+        rc = cmd_migrate(cfg, i + 1 < argc ? argv[i + 1] : NULL);
+    } else if (strcmp(cmd, "user") == 0) {
+        rc = cmd_user(cfg, argc - i - 1, argv + i + 1);
     } else {
         rc = cmd_run(cfg);
     }

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS login_throttle;
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS users;

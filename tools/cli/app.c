@@ -1,0 +1,161 @@
+/* app.c - building and starting troupe's actor tree (see app.h). */
+#include "app.h"
+#include "auth/users.h"
+#include "db/migrate.h"
+#include "node/node.h"
+
+#include <sodium.h>
+#include <string.h>
+
+int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
+{
+    memset(app, 0, sizeof *app);
+    app->cfg = cfg;
+    if (sodium_init() < 0) {
+        snprintf(err, errcap, "libsodium failed to initialise");
+        return TR_ECONFIG;
+    }
+    const char *url = tr_config_str(cfg, "database_url");
+    if (!*url) {
+        snprintf(err, errcap, "database_url is not set (TROUPE_DATABASE_URL; `make run` starts a private Postgres and sets it)");
+        return TR_ECONFIG;
+    }
+    const char *secret = tr_config_str(cfg, "jwt_secret");
+    const char *env = tr_config_str(cfg, "env");
+    if (!*secret) {
+        if (strcmp(env, "dev") != 0) {
+            snprintf(err, errcap, "jwt_secret is required when env=%s (TROUPE_JWT_SECRET, at least %d bytes)", env,
+                     TJ_MIN_SECRET);
+            return TR_ECONFIG;
+        }
+        randombytes_buf(app->secret, 32);
+        app->secret_len = 32;
+        tr_log(TR_LOG_WARN, "!!! TROUPE_JWT_SECRET is not set: using a random secret for this run (dev mode). "
+                            "Tokens will not survive a restart. Set TROUPE_JWT_SECRET (>= 32 bytes) for anything real. !!!");
+    } else {
+        size_t n = strlen(secret);
+        if (n < TJ_MIN_SECRET) {
+            snprintf(err, errcap, "jwt_secret is %zu bytes; at least %d are required", n, TJ_MIN_SECRET);
+            return TR_ECONFIG;
+        }
+        memcpy(app->secret, secret, n);
+        app->secret_len = n;
+    }
+    bool auth_on = tr_config_bool(cfg, "auth");
+    const char *addr = tr_config_str(cfg, "http_addr");
+    if (!auth_on && !http_addr_is_loopback(addr)) {
+        snprintf(err, errcap, "auth=off is allowed only with a loopback http_addr (got %s)", addr);
+        return TR_ECONFIG;
+    }
+    if (!auth_on)
+        tr_log(TR_LOG_WARN, "!!! AUTH IS OFF (TROUPE_AUTH=off): every request acts as a local admin. Loopback only. !!!");
+
+    tj_keys_t keys = {app->secret, app->secret_len, tr_config_str(cfg, "jwt_issuer"),
+                      tr_config_str(cfg, "jwt_audience"), 30};
+    auth_config_t *a = &app->auth;
+    a->database_url = url;
+    a->jwt = keys;
+    a->access_ttl_s = (int)tr_config_int(cfg, "access_ttl_s");
+    a->refresh_ttl_s = (int)tr_config_int(cfg, "refresh_ttl_s");
+    a->max_failures = (int)tr_config_int(cfg, "login_max_failures");
+    a->lock_base_s = (int)tr_config_int(cfg, "login_lock_base_s");
+    a->lock_max_s = (int)tr_config_int(cfg, "login_lock_max_s");
+    a->cost = strcmp(tr_config_str(cfg, "password_cost"), "moderate") == 0 ? PW_COST_MODERATE : PW_COST_INTERACTIVE;
+    a->workers = (int)tr_config_int(cfg, "db_pool");
+
+    http_config_t *h = &app->http;
+    h->addr = addr;
+    h->threads = (int)tr_config_int(cfg, "http_threads");
+    h->max_body = (size_t)tr_config_int(cfg, "http_max_body_bytes");
+    h->timeout_ms = (int)tr_config_int(cfg, "http_timeout_ms");
+    h->drain_ms = (int)tr_config_int(cfg, "http_drain_ms");
+    h->auth_enabled = auth_on;
+    h->jwt = keys;
+    h->auth = a;
+    h->rate_ip = (double)tr_config_int(cfg, "rate_ip_per_s");
+    h->burst_ip = (int)tr_config_int(cfg, "rate_ip_burst");
+    h->rate_user = (double)tr_config_int(cfg, "rate_user_per_s");
+    h->burst_user = (int)tr_config_int(cfg, "rate_user_burst");
+    h->rate_auth = (double)tr_config_int(cfg, "rate_auth_per_min") / 60.0;
+    h->burst_auth = (int)tr_config_int(cfg, "rate_auth_burst");
+
+    if (auth_sup_spec(a, &app->auth_sup)) {
+        snprintf(err, errcap, "out of memory");
+        return TR_ENOMEM;
+    }
+    app->children[0] = (tr_child_spec_t){.name = "node", .behaviour = &troupe_node_behaviour, .restart = TR_PERMANENT};
+    app->children[1] = (tr_child_spec_t){
+        .name = "auth", .behaviour = &tr_supervisor_behaviour, .arg = &app->auth_sup, .restart = TR_PERMANENT};
+    app->children[2] = (tr_child_spec_t){.name = "http",
+                                         .behaviour = &http_behaviour,
+                                         .arg = &app->http,
+                                         .restart = TR_PERMANENT,
+                                         .shutdown_ms = h->drain_ms + 5000};
+    app->root = (tr_sup_spec_t){.strategy = TR_ONE_FOR_ONE,
+                                .intensity = 5,
+                                .period_ms = 10000,
+                                .children = app->children,
+                                .n_children = 3,
+                                .root = true};
+    return 0;
+}
+
+int app_migrate_and_bootstrap(app_t *app, char *err, size_t errcap)
+{
+    db_t *db = db_new(app->auth.database_url);
+    if (!db) {
+        snprintf(err, errcap, "out of memory");
+        return TR_ENOMEM;
+    }
+    int rc = migrate_up(db, NULL);
+    if (rc) {
+        snprintf(err, errcap, "database migrations failed: %s", tr_strerror(rc));
+        db_destroy(&db);
+        return rc;
+    }
+    const char *email = tr_config_str(app->cfg, "admin_email");
+    if (*email) {
+        user_t u;
+        rc = users_find_email(db, email, &u, NULL);
+        if (rc == TR_ENOPROC) {
+            const char *why = NULL;
+            rc = users_create(db, email, tr_config_str(app->cfg, "admin_password"), "admin", "admin", app->auth.cost,
+                              &u, &why);
+            if (rc) {
+                snprintf(err, errcap, "admin_email: the bootstrap admin could not be created: %s",
+                         why ? why : tr_strerror(rc));
+                db_destroy(&db);
+                return TR_ECONFIG;
+            }
+            users_audit(db, u.id, "bootstrap_admin", NULL, NULL, NULL);
+            tr_logkv(TR_LOG_INFO, "bootstrap admin created", "user_id", u.id, NULL);
+        } else if (rc) {
+            snprintf(err, errcap, "database: %s", tr_strerror(rc));
+            db_destroy(&db);
+            return rc;
+        }
+    }
+    db_destroy(&db);
+    return 0;
+}
+
+int app_start(app_t *app, tr_system_t *sys)
+{
+    return tr_supervisor_start(sys, "root", &app->root, &app->root_pid);
+}
+
+void app_stop(app_t *app, tr_system_t *sys)
+{
+    if (!app->root_pid)
+        return;
+    int rc = tr_stop(sys, app->root_pid, "shutdown", (int)tr_config_int(app->cfg, "shutdown_timeout_ms"));
+    if (rc == TR_ETIMEDOUT)
+        tr_log(TR_LOG_ERROR, "the actor tree did not stop in time");
+    app->root_pid = 0;
+}
+
+void app_release(app_t *app)
+{
+    auth_sup_spec_free(&app->auth_sup);
+    sodium_memzero(app->secret, sizeof app->secret);
+}
