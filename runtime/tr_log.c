@@ -3,6 +3,7 @@
 #include "tr_clock.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -93,7 +94,8 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
-size_t tr_json_escape(char *buf, size_t len, size_t cap, const char *s)
+/* tr_json_escape, also telling whether all of s fit. */
+static size_t escape(char *buf, size_t len, size_t cap, const char *s, bool *whole)
 {
     static const char hexd[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -141,8 +143,15 @@ size_t tr_json_escape(char *buf, size_t len, size_t cap, const char *s)
         len += n;
         p += adv;
     }
+    *whole = *p == '\0';
     buf[len < cap ? len : cap - 1] = '\0';
     return len;
+}
+
+size_t tr_json_escape(char *buf, size_t len, size_t cap, const char *s)
+{
+    bool whole;
+    return escape(buf, len, cap, s, &whole);
 }
 
 static size_t put(char *buf, size_t len, size_t cap, const char *s)
@@ -156,13 +165,25 @@ static size_t put(char *buf, size_t len, size_t cap, const char *s)
     return len;
 }
 
+/* Appends ,"k":"v" so that the line stays one valid object however long v
+ * is: the value is cut to what fits (keeping room for its closing quote),
+ * and a field whose key does not fit whole is left out. */
 static size_t field(char *buf, size_t len, size_t cap, const char *k, const char *v)
 {
+    size_t start = len;
+    bool whole;
+    if (cap - len < 8) /* ,"k":"" */
+        goto drop;
     len = put(buf, len, cap, ",\"");
-    len = tr_json_escape(buf, len, cap, k);
+    len = escape(buf, len, cap - 4, k, &whole); /* room for ":" and " */
+    if (!whole)
+        goto drop;
     len = put(buf, len, cap, "\":\"");
-    len = tr_json_escape(buf, len, cap, v);
+    len = escape(buf, len, cap - 1, v, &whole); /* room for the closing " */
     return put(buf, len, cap, "\"");
+drop:
+    buf[start] = '\0';
+    return start;
 }
 
 static void emit(tr_log_level_t level, const char *msg, va_list *kv)

@@ -32,7 +32,9 @@ void tr_log_set_thread_actor(const char *actor);
 void tr_log_set_thread_trace(const char *trace_id_hex); /* NULL clears */
 
 /* msg is printf-style. `fields` are extra key/value string pairs ending with
- * NULL: tr_logf(TR_LOG_INFO, "started", "addr", "127.0.0.1:8080", NULL). */
+ * NULL: tr_logkv(TR_LOG_INFO, "started", "addr", "127.0.0.1:8080", NULL).
+ * A line is at most 4096 bytes (one atomic write); longer values are cut,
+ * and the line is still one valid JSON object. */
 void tr_log(tr_log_level_t level, const char *msg, ...);
 void tr_logkv(tr_log_level_t level, const char *msg, ...); /* msg, then k,v,...,NULL */
 
