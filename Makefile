@@ -25,18 +25,18 @@ run: deps build
 	@tools/run.sh $(BUILD)/troupe
 
 test: deps build
-	cd $(BUILD) && ctest --output-on-failure -j 2
+	@tools/test.sh $(BUILD)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=ON -DTROUPE_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j 2
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  tools/test.sh $(ASAN_BUILD)
 
 coverage: deps
 	cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_COVERAGE=ON -DTROUPE_BENCH=OFF
 	cmake --build $(COV_BUILD) -j $(JOBS)
-	cd $(COV_BUILD) && ctest --output-on-failure -j 2
+	tools/test.sh $(COV_BUILD)
 	gcovr -r . --object-directory $(COV_BUILD) --filter 'runtime/' --filter 'actors/' --filter 'tools/' \
 	  --print-summary --txt $(COV_BUILD)/coverage.txt --exclude-unreachable-branches
 	@tail -n 3 $(COV_BUILD)/coverage.txt

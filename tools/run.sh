@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# tools/run.sh - start troupe in the foreground with the local .env (if any).
+# tools/run.sh [BINARY] - start troupe in the foreground on localhost with
+# the local .env (if any) and, unless TROUPE_DATABASE_URL points elsewhere,
+# a private Postgres that is stopped again when troupe exits (Ctrl-C).
 set -euo pipefail
 bin=${1:-build/troupe}
-if [ -f .env ]; then
-  set -a; . ./.env; set +a
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$root/.env" ]; then
+  set -a; . "$root/.env"; set +a
 fi
-exec "$bin" run
+if [ -z "${TROUPE_DATABASE_URL:-}" ]; then
+  "$root/tools/pg.sh" start
+  trap '"$root/tools/pg.sh" stop' EXIT
+  TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
+  export TROUPE_DATABASE_URL
+fi
+echo "troupe: serving on http://${TROUPE_HTTP_ADDR:-127.0.0.1:8080} (Ctrl-C stops troupe and its private Postgres)"
+"$bin" run
