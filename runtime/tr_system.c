@@ -464,7 +464,13 @@ void tr_system_destroy(tr_system_t **self_p)
     pthread_mutex_unlock(&sys->mu);
 
     /* Stop what still runs, newest first, so terminate() callbacks run in
-     * reverse start order (supervisors do the same for their children). */
+     * reverse start order (supervisors do the same for their children).
+     * An actor already stopping (a supervisor stopping its children as the
+     * first of them goes) is waited for too, not skipped: skipping it let
+     * older actors terminate before it. `below` walks down the start order
+     * once, so an actor that will not stop is not waited for twice; no new
+     * actor can start while closing. */
+    uint64_t below = UINT64_MAX;
     for (;;) {
         tr_pid_t newest = 0;
         uint64_t best = 0;
@@ -472,7 +478,7 @@ void tr_system_destroy(tr_system_t **self_p)
         for (uint32_t i = 0; i < sys->used; i++) {
             tr_actor_t *rec = &sys->chunks[i / TR_CHUNK][i % TR_CHUNK];
             int st = atomic_load(&rec->state);
-            if (!rec->is_reply && (st == ST_ALIVE || st == ST_STARTING) && !atomic_load(&rec->stop_requested) &&
+            if (!rec->is_reply && (st == ST_ALIVE || st == ST_STARTING) && rec->spawn_seq < below &&
                 rec->spawn_seq > best) {
                 best = rec->spawn_seq;
                 newest = tr__pid_of(rec);
@@ -481,6 +487,7 @@ void tr_system_destroy(tr_system_t **self_p)
         pthread_mutex_unlock(&sys->mu);
         if (!newest)
             break;
+        below = best;
         tr_stop(sys, newest, "shutdown", 5000);
     }
     /* wait for every actor thread (including those that did not stop in time) */
