@@ -164,7 +164,9 @@ int tj_verify(const tj_keys_t *keys, const char *token, size_t len, int64_t now,
     }
     if (!rc) {
         const char *iss = jwt_get_grant(jwt, "iss");
-        if (now >= c->exp + leeway)
+        /* now - leeway, not exp + leeway: exp is the sender's and may sit
+         * at INT64_MAX, where adding overflows (undefined behaviour) */
+        if (now - leeway >= c->exp)
             rc = TJ_EEXPIRED;
         else if (c->nbf > now + leeway || c->iat > now + leeway)
             rc = TJ_ENOTYET;
