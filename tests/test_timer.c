@@ -1,0 +1,217 @@
+/* test_timer.c - the timer service: send_after, send_interval, cancel.
+ *
+ * Timing is checked only as lower bounds (a timer never fires early) plus
+ * generous upper bounds. "Did not fire" is made deterministic with a marker
+ * timer: the timer actor sends every delivery from its own thread, so a
+ * marker due later arrives after anything due before it. */
+#include "helpers.h"
+
+TestSuite(timer, .init = sys_default_start, .fini = sys_stop, .timeout = 120);
+
+static void rx(const char *name)
+{
+    cr_assert_eq(tr_spawn(g_sys, name, probe(), NULL, NULL, NULL), 0);
+}
+
+/* Schedules "deadline" (recorded as event deadline:<to>) after delay_ms and
+ * waits for it. */
+static void marker(const char *to, int delay_ms)
+{
+    char what[64];
+    snprintf(what, sizeof what, "deadline:%s", to);
+    int have = ev_count(what);
+    cr_assert_gt(tr_send_after(g_sys, delay_ms, to, "deadline", NULL, 0), 0);
+    cr_assert(ev_wait(what, have + 1, T_WAIT_MS), "marker for %s", to);
+}
+
+Test(timer, send_after_fires_once_not_early_with_its_payload)
+{
+    rx("rx");
+    uint64_t t0 = tr_mono_ms();
+    u64buf_t u = mp_u64(7);
+    int64_t id = tr_send_after(g_sys, 150, "rx", "num", u.b, u.len);
+    cr_assert_gt(id, 0);
+    memset(&u, 0, sizeof u); /* the timer keeps its own copy */
+    cr_assert(ev_wait("num:rx", 1, T_WAIT_MS));
+    ev_t e;
+    ev_last("num:rx", &e);
+    cr_assert_str_eq(e.detail, "7");
+    cr_assert_geq(e.mono_ms - t0, 150, "fired after %llu ms", (unsigned long long)(e.mono_ms - t0));
+    marker("rx", 300);
+    cr_assert_eq(ev_count("num:rx"), 1, "a one-shot timer fires once");
+}
+
+Test(timer, zero_delay_fires)
+{
+    rx("rx");
+    cr_assert_gt(tr_send_after(g_sys, 0, "rx", "num", NULL, 0), 0);
+    cr_assert(ev_wait("num:rx", 1, T_WAIT_MS));
+}
+
+Test(timer, ids_are_distinct)
+{
+    rx("rx");
+    int64_t a = tr_send_after(g_sys, 10000, "rx", "num", NULL, 0);
+    int64_t b = tr_send_after(g_sys, 10000, "rx", "num", NULL, 0);
+    cr_assert_gt(a, 0);
+    cr_assert_gt(b, 0);
+    cr_assert_neq(a, b);
+    cr_assert_eq(tr_timer_cancel(g_sys, a), 0);
+    cr_assert_eq(tr_timer_cancel(g_sys, b), 0);
+}
+
+Test(timer, send_interval_repeats_until_cancelled)
+{
+    rx("rx");
+    uint64_t t0 = tr_mono_ms();
+    int64_t id = tr_send_interval(g_sys, 50, "rx", "num", NULL, 0);
+    cr_assert_gt(id, 0);
+    cr_assert(ev_wait("num:rx", 4, T_WAIT_MS));
+    /* the k-th tick is due k intervals after the start: never earlier */
+    int k = 0;
+    pthread_mutex_lock(&g_ev.mu);
+    for (int i = 0; i < g_ev.n; i++)
+        if (strcmp(g_ev.ev[i].what, "num:rx") == 0) {
+            k++;
+            uint64_t at = g_ev.ev[i].mono_ms - t0;
+            if (at < (uint64_t)(50 * k)) {
+                pthread_mutex_unlock(&g_ev.mu);
+                cr_assert_fail("tick %d came after %llu ms, before %d ms", k, (unsigned long long)at, 50 * k);
+            }
+        }
+    pthread_mutex_unlock(&g_ev.mu);
+
+    cr_assert_eq(tr_timer_cancel(g_sys, id), 0);
+    marker("rx", 0); /* after the cancel has been handled */
+    int n = ev_count("num:rx");
+    tr_sleep_ms(300); /* six intervals */
+    marker("rx", 0);
+    cr_assert_eq(ev_count("num:rx"), n, "no tick after the cancel");
+}
+
+Test(timer, cancel_before_due_prevents_delivery)
+{
+    rx("rx");
+    int64_t id = tr_send_after(g_sys, 200, "rx", "num", NULL, 0);
+    cr_assert_gt(id, 0);
+    cr_assert_eq(tr_timer_cancel(g_sys, id), 0);
+    marker("rx", 400); /* due after the cancelled one would have been */
+    cr_assert_eq(ev_count("num:rx"), 0);
+}
+
+Test(timer, cancel_of_unknown_id_is_harmless)
+{
+    rx("rx");
+    cr_assert_eq(tr_timer_cancel(g_sys, 987654), 0);
+    int64_t id = tr_send_after(g_sys, 0, "rx", "num", NULL, 0);
+    cr_assert_gt(id, 0);
+    cr_assert(ev_wait("num:rx", 1, T_WAIT_MS));
+}
+
+Test(timer, cancelling_one_leaves_the_others)
+{
+    rx("rx");
+    int64_t ids[6];
+    for (int i = 0; i < 6; i++) {
+        u64buf_t u = mp_u64((uint64_t)i);
+        ids[i] = tr_send_after(g_sys, 100 + 40 * i, "rx", "num", u.b, u.len);
+        cr_assert_gt(ids[i], 0);
+    }
+    cr_assert_eq(tr_timer_cancel(g_sys, ids[0]), 0); /* the heap's top */
+    cr_assert_eq(tr_timer_cancel(g_sys, ids[3]), 0); /* one in the middle */
+    cr_assert(ev_wait("num:rx", 4, T_WAIT_MS));
+    marker("rx", 600);
+    char got[64];
+    cr_assert_str_eq(ev_join(0, "num:", got, sizeof got), "num:rx,num:rx,num:rx,num:rx");
+    const char *want[] = {"1", "2", "4", "5"};
+    int k = 0;
+    pthread_mutex_lock(&g_ev.mu);
+    for (int i = 0; i < g_ev.n && k < 4; i++)
+        if (strcmp(g_ev.ev[i].what, "num:rx") == 0 && strcmp(g_ev.ev[i].detail, want[k]) == 0)
+            k++;
+    pthread_mutex_unlock(&g_ev.mu);
+    cr_assert_eq(k, 4, "the remaining timers fired in due order");
+}
+
+Test(timer, timers_fire_in_due_order_whatever_the_scheduling_order)
+{
+    rx("rx");
+    /* due times 30 ms apart, scheduled shuffled */
+    static const int order[] = {5, 2, 8, 0, 9, 3, 7, 1, 6, 4};
+    for (int i = 0; i < 10; i++) {
+        u64buf_t u = mp_u64((uint64_t)order[i]);
+        cr_assert_gt(tr_send_after(g_sys, 50 + 30 * order[i], "rx", "num", u.b, u.len), 0);
+    }
+    cr_assert(ev_wait("num:rx", 10, T_WAIT_MS));
+    int k = 0;
+    pthread_mutex_lock(&g_ev.mu);
+    for (int i = 0; i < g_ev.n; i++)
+        if (strcmp(g_ev.ev[i].what, "num:rx") == 0) {
+            int got = atoi(g_ev.ev[i].detail);
+            if (got != k) {
+                pthread_mutex_unlock(&g_ev.mu);
+                cr_assert_fail("delivery %d carried %d", k, got);
+            }
+            k++;
+        }
+    pthread_mutex_unlock(&g_ev.mu);
+}
+
+Test(timer, interval_to_a_dead_target_is_dropped)
+{
+    tr_pid_t pid;
+    cr_assert_eq(tr_spawn(g_sys, "tmp", probe(), NULL, NULL, &pid), 0);
+    cr_assert_gt(tr_send_interval(g_sys, 20, "tmp", "num", NULL, 0), 0);
+    cr_assert(ev_wait("num:tmp", 1, T_WAIT_MS));
+    uint64_t dl0 = tr_dead_letters(g_sys);
+    cr_assert_eq(tr_stop(g_sys, pid, NULL, T_WAIT_MS), 0);
+    /* the next tick finds nobody: a dead letter, and the timer is dropped */
+    uint64_t until = tr_mono_ms() + T_WAIT_MS;
+    while (tr_dead_letters(g_sys) == dl0 && tr_mono_ms() < until)
+        tr_sleep_ms(5);
+    cr_assert_eq(tr_dead_letters(g_sys), dl0 + 1);
+    /* a new actor under the same name does not inherit the ticks */
+    cr_assert_eq(tr_spawn(g_sys, "tmp", probe(), NULL, NULL, NULL), 0);
+    int n = ev_count("num:tmp");
+    marker("tmp", 200);
+    cr_assert_eq(ev_count("num:tmp"), n);
+    cr_assert_eq(tr_dead_letters(g_sys), dl0 + 1, "one dead letter, not one per interval");
+}
+
+Test(timer, one_shot_to_a_dead_target_is_a_dead_letter)
+{
+    rx("rx");
+    uint64_t dl0 = tr_dead_letters(g_sys);
+    cr_assert_gt(tr_send_after(g_sys, 0, "nobody", "num", NULL, 0), 0);
+    marker("rx", 50);
+    cr_assert_eq(tr_dead_letters(g_sys), dl0 + 1);
+}
+
+Test(timer, bad_arguments)
+{
+    cr_assert_eq(tr_send_after(g_sys, -1, "rx", "num", NULL, 0), TR_EINVAL);
+    cr_assert_eq(tr_send_after(g_sys, 10, NULL, "num", NULL, 0), TR_EINVAL);
+    cr_assert_eq(tr_send_after(g_sys, 10, "rx", "", NULL, 0), TR_EINVAL);
+    cr_assert_eq(tr_send_interval(g_sys, 0, "rx", "num", NULL, 0), TR_EINVAL);
+    cr_assert_eq(tr_send_interval(g_sys, -5, "rx", "num", NULL, 0), TR_EINVAL);
+}
+
+Test(timer, timer_actor_is_a_runtime_actor)
+{
+    tr_pid_t p;
+    cr_assert_eq(tr_lookup(g_sys, "tr.timers", &p), 0);
+    cr_assert_eq(tr_system_actor_count(g_sys), 1, "a fresh system runs only its timer actor");
+}
+
+Test(timer, pending_timers_are_freed_at_destroy)
+{
+    /* under ASan this checks the heap's entries (to, type, payload) are freed */
+    rx("rx");
+    u64buf_t u = mp_u64(1);
+    for (int i = 0; i < 50; i++)
+        cr_assert_gt(tr_send_after(g_sys, 60000, "rx", "num", u.b, u.len), 0);
+    cr_assert_gt(tr_send_interval(g_sys, 60000, "rx", "num", NULL, 0), 0);
+    marker("rx", 0);
+    tr_system_destroy(&g_sys);
+    cr_assert_eq(ev_count("num:rx"), 0);
+}
