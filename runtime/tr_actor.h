@@ -163,6 +163,9 @@ typedef struct tr_send_opts {
     const uint8_t *trace_id; /* 16 bytes, NULL = inherit / none */
     const uint8_t *span_id;  /* 8 bytes */
     uint8_t trace_flags;
+    bool no_inherit; /* do not take the current message's deadline: for hand-offs
+                        whose receiver must see the message even late (it
+                        carries its own deadline inside) */
 } tr_send_opts_t;
 
 /* Sends one message. `payload` is one MessagePack object (or NULL/0).

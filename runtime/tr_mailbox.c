@@ -312,7 +312,7 @@ void tr__fill_out(tr_system_t *sys, tr_envelope_t *env, const char *type, const 
     }
     if (cur) {
         /* deadlines only tighten along a chain of messages */
-        if (cur->deadline_ms && (!env->deadline_ms || cur->deadline_ms < env->deadline_ms))
+        if (cur->deadline_ms && (!o || !o->no_inherit) && (!env->deadline_ms || cur->deadline_ms < env->deadline_ms))
             env->deadline_ms = cur->deadline_ms;
         static const uint8_t zero[16];
         if ((!o || !o->trace_id) && memcmp(cur->trace_id, zero, 16) != 0) {
