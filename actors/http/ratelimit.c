@@ -1,6 +1,7 @@
 /* ratelimit.c - sharded token buckets (see ratelimit.h). */
 #include "ratelimit.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 
 typedef struct {
     char key[KEY_MAX];
+    bool used; /* not key[0]: the empty key is a key too, and an empty key
+                  that looked like a free slot was refilled on every take */
     double tokens;
     uint64_t last_ns;
 } bucket_t;
@@ -85,8 +88,9 @@ static bucket_t *find(ratelimit_t *self, shard_t *sh, const char *key, uint64_t 
     bucket_t *victim = NULL;
     for (int i = 0; i < 16; i++) {
         bucket_t *b = &sh->slots[(h + (uint64_t)i) % SLOTS];
-        if (b->key[0] == '\0' || strcmp(b->key, key) == 0) {
-            if (b->key[0] == '\0') {
+        if (!b->used || strcmp(b->key, key) == 0) {
+            if (!b->used) {
+                b->used = true;
                 snprintf(b->key, KEY_MAX, "%s", key);
                 b->tokens = self->burst;
                 b->last_ns = now;
@@ -102,6 +106,14 @@ static bucket_t *find(ratelimit_t *self, shard_t *sh, const char *key, uint64_t 
         victim->tokens = self->burst;
     victim->last_ns = now;
     return victim;
+}
+
+/* Whole seconds to wait for `tokens` more, saturating: with a tiny rate the
+ * quotient exceeds an int, and converting that is undefined. */
+static int wait_s(const ratelimit_t *self, double tokens)
+{
+    double s = ceil(tokens / self->rate);
+    return s >= (double)INT_MAX ? INT_MAX : s <= 0 ? 0 : (int)s;
 }
 
 void rl_take(ratelimit_t *self, const char *key, uint64_t now_ns, rl_result_t *out)
@@ -125,8 +137,8 @@ void rl_take(ratelimit_t *self, const char *key, uint64_t now_ns, rl_result_t *o
     pthread_mutex_unlock(&sh->mu);
     out->limit = self->burst;
     out->remaining = (int)floor(tokens);
-    out->reset_s = (int)ceil((self->burst - tokens) / self->rate);
-    out->retry_after_s = out->allowed ? 0 : (int)ceil((1.0 - tokens) / self->rate);
+    out->reset_s = wait_s(self, self->burst - tokens);
+    out->retry_after_s = out->allowed ? 0 : wait_s(self, 1.0 - tokens);
     if (!out->allowed && out->retry_after_s < 1)
         out->retry_after_s = 1;
 }
