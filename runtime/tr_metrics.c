@@ -202,8 +202,10 @@ void tr_histogram_observe(tr_metric_t *m, double v)
 {
     if (!m)
         return;
+    /* written as !(v <= bound) so a NaN lands in +Inf, as in the Go client,
+     * not in the lowest bucket */
     size_t i = 0;
-    while (i < m->nbounds && v > m->bounds[i])
+    while (i < m->nbounds && !(v <= m->bounds[i]))
         i++;
     atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);

@@ -32,7 +32,8 @@ void tr_metrics_destroy(tr_metrics_t **self_p);
 
 /* Get-or-create. NULL only on out-of-memory or if `name` exists with another
  * kind. `labels` may be NULL or "". Histogram `bounds` (ascending upper
- * bounds, +Inf implied) may be NULL for latency defaults (seconds, 0.0001..10). */
+ * bounds, +Inf implied, at most 32: more are ignored) may be NULL for latency
+ * defaults (seconds, 0.0001..10). */
 tr_metric_t *tr_metrics_counter(tr_metrics_t *self, const char *name, const char *help, const char *labels);
 tr_metric_t *tr_metrics_gauge(tr_metrics_t *self, const char *name, const char *help, const char *labels);
 tr_metric_t *tr_metrics_histogram(tr_metrics_t *self, const char *name, const char *help, const char *labels,

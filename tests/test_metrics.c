@@ -86,6 +86,18 @@ Test(metrics, histogram_values)
     cr_assert_eq(tr_histogram_count(h), 4);
 }
 
+Test(metrics, nan_observation_goes_to_inf_bucket)
+{
+    static const double b[] = {1, 2};
+    tr_metric_t *h = tr_metrics_histogram(reg, "nan_h", "", NULL, b, 2);
+    tr_histogram_observe(h, NAN);
+    char *out = render();
+    cr_assert_not_null(strstr(out, "nan_h_bucket{le=\"1\"} 0\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "nan_h_bucket{le=\"+Inf\"} 1\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "nan_h_sum NaN\n"), "%s", out);
+    free(out);
+}
+
 Test(metrics, kind_mismatch_returns_null)
 {
     cr_assert_not_null(tr_metrics_counter(reg, "m", "h", NULL));
