@@ -47,7 +47,9 @@ fuzz: deps
 	@for f in $(FUZZ_BUILD)/fuzz_*; do \
 	  name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(FUZZ_BUILD)/corpus/$$name tests/fuzz/seeds/$$name 2>&1 | tail -n 3 || exit 1; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(FUZZ_BUILD)/corpus/$$name tests/fuzz/seeds/$$name \
+	    > $(FUZZ_BUILD)/$$name.log 2>&1 || { tail -n 30 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
+	  tail -n 2 $(FUZZ_BUILD)/$$name.log; \
 	done
 
 bench: build
