@@ -137,6 +137,16 @@ int tr_lookup(tr_system_t *sys, const char *name, tr_pid_t *pid);
 /* Copies the name of a live actor; TR_ENOPROC if dead. */
 int tr_name_of(tr_system_t *sys, tr_pid_t pid, char *buf, size_t cap);
 
+/* Figures of a live actor (for health reports). TR_ENOPROC if dead. */
+typedef struct tr_actor_stats {
+    uint64_t messages_in;
+    uint64_t messages_out;
+    uint64_t mailbox_depth; /* sent to it and not yet handled */
+    uint64_t dead_letters;
+    double handler_seconds;
+} tr_actor_stats_t;
+int tr_actor_stats(tr_system_t *sys, tr_pid_t pid, tr_actor_stats_t *out);
+
 /* ---- inside an actor ---- */
 tr_system_t *tr_self_system(tr_actor_t *self);
 tr_pid_t tr_self_pid(tr_actor_t *self);

@@ -259,6 +259,20 @@ bool tr_alive(tr_system_t *sys, tr_pid_t pid)
     return rec && tr__accepts(rec, pid);
 }
 
+int tr_actor_stats(tr_system_t *sys, tr_pid_t pid, tr_actor_stats_t *out)
+{
+    tr_actor_t *rec = tr__record(sys, pid);
+    if (!rec || rec->is_reply || !tr__accepts(rec, pid))
+        return TR_ENOPROC;
+    uint64_t in = atomic_load(&rec->msgs_in), sent = atomic_load(&rec->sent);
+    out->messages_in = in;
+    out->messages_out = atomic_load(&rec->msgs_out);
+    out->mailbox_depth = sent > in ? sent - in : 0;
+    out->dead_letters = atomic_load(&rec->dead_letters);
+    out->handler_seconds = (double)atomic_load(&rec->handle_ns) / 1e9;
+    return tr__accepts(rec, pid) ? 0 : TR_ENOPROC; /* reused meanwhile: the figures are not its */
+}
+
 int tr_name_of(tr_system_t *sys, tr_pid_t pid, char *buf, size_t cap)
 {
     pthread_mutex_lock(&sys->mu);
