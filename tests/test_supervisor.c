@@ -293,8 +293,9 @@ Test(sup, nested_supervisor_escalates_to_its_parent)
     cr_assert_neq(mid2, mid1);
     cr_assert(tr_alive(g_sys, top_pid), "top absorbed the escalation");
     cr_assert_not(tr_system_wait_shutdown(g_sys, 0, NULL, 0), "no system shutdown for a non-root");
-    cr_assert_eq(metric_value(g_sys, "troupe_actor_restarts_total{actor=\"mid\"}"), 1);
-    cr_assert_eq(metric_value(g_sys, "troupe_actor_restarts_total{actor=\"w\"}"), 2);
+    /* counted after the restarted child's init returned: wait for them */
+    cr_assert(metric_wait(g_sys, "troupe_actor_restarts_total{actor=\"mid\"}", 1, T_WAIT_MS));
+    cr_assert(metric_wait(g_sys, "troupe_actor_restarts_total{actor=\"w\"}", 2, T_WAIT_MS));
     cr_assert_eq(ask_rc(g_sys, "w", "ping", T_WAIT_MS), 0);
 }
 
