@@ -52,7 +52,7 @@ static inline void th_start(th_server_t *s, ...)
     char err[512];
     const char *defaults[] = {"database_url", th_db_url(), "http_addr", "127.0.0.1:0", "jwt_secret", TH_SECRET,
                               "rate_ip_per_s", "0", "rate_user_per_s", "0", "rate_auth_per_min", "0",
-                              "http_threads", "4", "db_pool", "2", "login_max_failures", "1000", NULL};
+                              "http_max_connections", "256", "db_pool", "2", "login_max_failures", "1000", NULL};
     for (int i = 0; defaults[i]; i += 2)
         cr_assert_eq(tr_config_set(s->cfg, defaults[i], defaults[i + 1], "test", err, sizeof err), 0, "%s", err);
     va_list ap;

@@ -28,6 +28,7 @@ static const struct {
 } tables[] = {
     {core_routes, NULL},
     {http_auth_routes, &http_auth_routes_count},
+    {http_task_routes, &http_task_routes_count},
 };
 
 static size_t table_len(size_t t)
@@ -109,6 +110,19 @@ static void reply_error_ex(req_t *r, int status, const char *code, const char *m
 void http_reply_error(req_t *r, int status, const char *code, const char *message)
 {
     reply_error_ex(r, status, code, message, 0, NULL);
+}
+
+void http_queue_response(req_t *r, int status, struct MHD_Response *resp)
+{
+    if (r->responded) {
+        MHD_destroy_response(resp);
+        return;
+    }
+    r->responded = true;
+    r->status = status;
+    add_common_headers(r, resp);
+    MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
 }
 
 void http_reply_empty(req_t *r, int status)
@@ -564,13 +578,16 @@ static int h_init(tr_actor_t *self, void *arg, void **state)
     socklen_t sl;
     int rc = (!b->rl_ip || !b->rl_user || !b->rl_auth) ? TR_ENOMEM : parse_addr(b->cfg->addr, &ss, &sl);
     if (!rc) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+        /* a thread per connection: a request that waits for an actor (or an
+         * event stream that waits for events) blocks only its own client */
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                         MHD_USE_ERROR_LOG | MHD_USE_ITC;
         if (ss.ss_family == AF_INET6)
             flags |= MHD_USE_IPv6;
         b->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, &ss,
-                                     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(b->cfg->threads > 0 ? b->cfg->threads : 4),
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, b, MHD_OPTION_CONNECTION_TIMEOUT,
-                                     (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                                     (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+                                     (unsigned)(b->cfg->max_connections > 0 ? b->cfg->max_connections : 1000),
                                      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
         if (!b->daemon) {
             tr_logkv(TR_LOG_ERROR, "HTTP daemon did not start (address in use?)", "addr", b->cfg->addr, NULL);

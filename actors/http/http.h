@@ -21,7 +21,7 @@
 
 typedef struct http_config {
     const char *addr; /* "127.0.0.1:8080", "[::1]:8080"; port 0 = any */
-    int threads;
+    int max_connections; /* one thread each */
     size_t max_body;
     int timeout_ms; /* deadline for the actor behind a request */
     int drain_ms;

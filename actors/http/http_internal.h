@@ -67,6 +67,9 @@ struct bridge {
 void http_reply_json(req_t *r, int status, json_t *body); /* steals body */
 void http_reply_error(req_t *r, int status, const char *code, const char *message);
 void http_reply_empty(req_t *r, int status);
+/* Queues a response built by a route (e.g. a stream) with the common
+ * headers added; takes ownership of resp. */
+void http_queue_response(req_t *r, int status, struct MHD_Response *resp);
 
 /* Asks `to` with the request's body converted to MessagePack plus `extra`
  * fields (key/value string pairs, NULL-terminated), and answers the client
@@ -79,5 +82,7 @@ const char *http_auth_worker(req_t *r, char *buf, size_t cap);
 
 extern const route_t http_auth_routes[];
 extern const size_t http_auth_routes_count;
+extern const route_t http_task_routes[];
+extern const size_t http_task_routes_count;
 
 #endif

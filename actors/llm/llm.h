@@ -10,11 +10,11 @@
  * straight to the original asker and reports the outcome to the coordinator.
  *
  * Requests (ask "llm"; payload a MessagePack map):
- *   llm.chat     {messages:[{role,content}], stream_to?, options?}
- *   llm.generate {prompt, system?, stream_to?}
+ *   llm.chat     {messages:[{role,content}], stream_to?, stream_tag?, options?}
+ *   llm.generate {prompt, system?, stream_to?, stream_tag?}
  *       → "llm.ok" {content, model, provider, prompt_tokens, completion_tokens, latency_ms}
  *         while streaming, each piece goes to `stream_to` as
- *         "llm.token" {text, index} (send, not ask).
+ *         "llm.token" {text, index, tag} (send, not ask; tag = stream_tag).
  *   llm.embed    {input:[str], model?} → "llm.ok" {embeddings:[[float]], model, dim}
  *   llm.status   {} → {state, model, url, provider, failures, in_flight, queued}
  *   llm.set_model {model} → {model}          (the bridge allows it to admins)

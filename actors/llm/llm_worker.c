@@ -26,6 +26,7 @@ typedef struct {
     tr_actor_t *self;
     bool openai, stream, embed;
     char stream_to[TR_ENV_MAX_ADDR + 1];
+    char stream_tag[64];
     char *line; /* partial NDJSON / SSE line */
     size_t line_len, line_cap;
     char *content; /* accumulated text */
@@ -66,11 +67,13 @@ static void emit_token(call_t *c, const char *text)
     if (c->stream_to[0]) {
         tr_mpw_t w;
         tr_mpw_init(&w);
-        tr_mpw_map(&w, 2);
+        tr_mpw_map(&w, 3);
         tr_mpw_cstr(&w, "text");
         tr_mpw_cstr(&w, text);
         tr_mpw_cstr(&w, "index");
         tr_mpw_uint(&w, (uint64_t)c->tokens_streamed);
+        tr_mpw_cstr(&w, "tag");
+        tr_mpw_cstr(&w, c->stream_tag);
         if (!w.err)
             tr_send(tr_self_system(c->self), c->stream_to, "llm.token", w.buf, w.len);
         tr_mpw_free(&w);
@@ -380,6 +383,8 @@ static int on_call(tr_actor_t *self, worker_t *w, const tr_msg_t *msg)
     c.openai = strcmp(w->cfg->provider, "openai") == 0;
     if (!mpget_str(&body, "stream_to", c.stream_to, sizeof c.stream_to))
         c.stream_to[0] = '\0';
+    if (!mpget_str(&body, "stream_tag", c.stream_tag, sizeof c.stream_tag))
+        c.stream_tag[0] = '\0';
     char url[1024];
     char *json = build(w, &body, kind, model, &c, url, sizeof url);
     if (!json) {

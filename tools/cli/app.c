@@ -65,7 +65,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
 
     http_config_t *h = &app->http;
     h->addr = addr;
-    h->threads = (int)tr_config_int(cfg, "http_threads");
+    h->max_connections = (int)tr_config_int(cfg, "http_max_connections");
     h->max_body = (size_t)tr_config_int(cfg, "http_max_body_bytes");
     h->timeout_ms = (int)tr_config_int(cfg, "http_timeout_ms");
     h->drain_ms = (int)tr_config_int(cfg, "http_drain_ms");
@@ -79,23 +79,70 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     h->rate_auth = (double)tr_config_int(cfg, "rate_auth_per_min") / 60.0;
     h->burst_auth = (int)tr_config_int(cfg, "rate_auth_burst");
 
-    if (auth_sup_spec(a, &app->auth_sup)) {
+    llm_config_t *l = &app->llm;
+    l->url = tr_config_str(cfg, "llm_url");
+    l->provider = tr_config_str(cfg, "llm_provider");
+    l->model = tr_config_str(cfg, "llm_model");
+    l->embed_model = tr_config_str(cfg, "llm_embed_model");
+    l->api_key = tr_config_str(cfg, "llm_api_key");
+    l->connect_timeout_ms = (int)tr_config_int(cfg, "llm_connect_timeout_ms");
+    l->timeout_ms = (int)tr_config_int(cfg, "llm_timeout_ms");
+    l->retries = (int)tr_config_int(cfg, "llm_retries");
+    l->workers = (int)tr_config_int(cfg, "llm_workers");
+    l->queue = (int)tr_config_int(cfg, "llm_queue");
+    l->breaker_failures = (int)tr_config_int(cfg, "llm_breaker_failures");
+    l->breaker_open_ms = (int)tr_config_int(cfg, "llm_breaker_open_ms");
+    if (strncmp(l->url, "http://", 7) != 0 && strncmp(l->url, "https://", 8) != 0) {
+        snprintf(err, errcap, "llm_url must start with http:// or https:// (got %s)", l->url);
+        return TR_ECONFIG;
+    }
+
+    static const char *const flags[TASK_AGENTS] = {"agent_orchestrator", "agent_coordinator", "agent_code_assistant",
+                                                   "agent_doc_assistant", "agent_summarizer"};
+    tasks_config_t *t = &app->tasks;
+    agents_config_t *ag = &app->agents;
+    t->database_url = url;
+    t->timeout_ms = (int)tr_config_int(cfg, "task_timeout_ms");
+    t->max_attempts = (int)tr_config_int(cfg, "task_max_attempts");
+    for (int i = 0; i < TASK_AGENTS; i++) {
+        t->enabled[i] = ag->enabled[i] = tr_config_bool(cfg, flags[i]);
+        if (!t->enabled[i])
+            tr_logkv(TR_LOG_WARN, "agent disabled by its feature flag", "agent", task_agent_names[i], NULL);
+    }
+    ag->llm_timeout_ms = l->timeout_ms;
+    ag->check_timeout_ms = (int)tr_config_int(cfg, "code_check_timeout_ms");
+    ag->check_memory_mb = (int)tr_config_int(cfg, "code_check_memory_mb");
+    ag->code_max_bytes = (size_t)tr_config_int(cfg, "code_max_bytes");
+    ag->store = "store";
+    app->health.interval_ms = (int)tr_config_int(cfg, "health_interval_ms");
+    app->health.enabled = t->enabled;
+
+    if (auth_sup_spec(a, &app->auth_sup) || llm_sup_spec(l, &app->llm_sup) || agents_sup_spec(ag, &app->agents_sup)) {
         snprintf(err, errcap, "out of memory");
         return TR_ENOMEM;
     }
     app->children[0] = (tr_child_spec_t){.name = "node", .behaviour = &troupe_node_behaviour, .restart = TR_PERMANENT};
     app->children[1] = (tr_child_spec_t){
         .name = "auth", .behaviour = &tr_supervisor_behaviour, .arg = &app->auth_sup, .restart = TR_PERMANENT};
-    app->children[2] = (tr_child_spec_t){.name = "http",
-                                         .behaviour = &http_behaviour,
-                                         .arg = &app->http,
-                                         .restart = TR_PERMANENT,
-                                         .shutdown_ms = h->drain_ms + 5000};
+    size_t n = 2;
+    app->children[n++] = (tr_child_spec_t){
+        .name = "llm.sup", .behaviour = &tr_supervisor_behaviour, .arg = &app->llm_sup, .restart = TR_PERMANENT};
+    app->children[n++] = (tr_child_spec_t){
+        .name = "agents", .behaviour = &tr_supervisor_behaviour, .arg = &app->agents_sup, .restart = TR_PERMANENT};
+    app->children[n++] = (tr_child_spec_t){
+        .name = "tasks", .behaviour = &tasks_behaviour, .arg = &app->tasks, .restart = TR_PERMANENT};
+    app->children[n++] = (tr_child_spec_t){
+        .name = "health", .behaviour = &health_behaviour, .arg = &app->health, .restart = TR_PERMANENT};
+    app->children[n++] = (tr_child_spec_t){.name = "http",
+                                           .behaviour = &http_behaviour,
+                                           .arg = &app->http,
+                                           .restart = TR_PERMANENT,
+                                           .shutdown_ms = h->drain_ms + 5000};
     app->root = (tr_sup_spec_t){.strategy = TR_ONE_FOR_ONE,
                                 .intensity = 5,
                                 .period_ms = 10000,
                                 .children = app->children,
-                                .n_children = 3,
+                                .n_children = n,
                                 .root = true};
     return 0;
 }
@@ -157,5 +204,7 @@ void app_stop(app_t *app, tr_system_t *sys)
 void app_release(app_t *app)
 {
     auth_sup_spec_free(&app->auth_sup);
+    llm_sup_spec_free(&app->llm_sup);
+    agents_sup_spec_free(&app->agents_sup);
     sodium_memzero(app->secret, sizeof app->secret);
 }

@@ -1,12 +1,17 @@
 /* app.h - troupe's actor tree, built from the settings: the root
- * supervisor with node, auth (a supervisor of pool workers) and http. Used
+ * supervisor with node, auth (pool workers), llm (gateway), agents, tasks,
+ * health and http, started in that order and stopped in reverse. Used
  * by `troupe run` and by the integration tests, which run the same tree
  * in-process. */
 #ifndef TROUPE_APP_H
 #define TROUPE_APP_H
 
+#include "agents/agent.h"
 #include "auth/auth.h"
+#include "health/health.h"
 #include "http/http.h"
+#include "llm/llm.h"
+#include "tasks/tasks.h"
 #include "settings.h"
 
 typedef struct app {
@@ -15,8 +20,12 @@ typedef struct app {
     size_t secret_len;
     auth_config_t auth;
     http_config_t http;
-    tr_sup_spec_t auth_sup;
-    tr_child_spec_t children[4];
+    llm_config_t llm;
+    tasks_config_t tasks;
+    agents_config_t agents;
+    health_config_t health;
+    tr_sup_spec_t auth_sup, llm_sup, agents_sup;
+    tr_child_spec_t children[8];
     tr_sup_spec_t root;
     tr_pid_t root_pid;
 } app_t;

@@ -1,0 +1,176 @@
+/* sandbox.c - limited child processes for code checks (see sandbox.h). */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int sandbox_dir_new(char dir[64], const char *name, const char *content, size_t len)
+{
+    snprintf(dir, 64, "/tmp/troupe-check-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rmdir(dir);
+        return -1;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, content + off, len - off);
+        if (w <= 0) {
+            close(fd);
+            sandbox_dir_remove(dir, name);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    close(fd);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 ? 0 : 0; /* best effort: keep going */
+}
+
+void sandbox_dir_remove(const char *dir, const char *name)
+{
+    (void)name;
+    /* checkers may leave files (py_compile's __pycache__): remove the tree */
+    if (strncmp(dir, "/tmp/troupe-check-", 18) == 0)
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* In the child, between fork and exec: system calls only. */
+static void child(const char *dir, char *const argv[], const sandbox_limits_t *lim, int out_fd, int ok_fd)
+{
+    setpgid(0, 0);
+    int isolated = unshare(CLONE_NEWNET) == 0; /* no interfaces but a down loopback */
+    struct rlimit r;
+    r.rlim_cur = r.rlim_max = (rlim_t)(lim->timeout_ms / 1000 + 1);
+    setrlimit(RLIMIT_CPU, &r);
+    r.rlim_cur = r.rlim_max = (rlim_t)lim->memory_mb * 1024 * 1024;
+    setrlimit(RLIMIT_AS, &r);
+    r.rlim_cur = r.rlim_max = 4 * 1024 * 1024;
+    setrlimit(RLIMIT_FSIZE, &r);
+    r.rlim_cur = r.rlim_max = 0;
+    setrlimit(RLIMIT_CORE, &r);
+    if (write(ok_fd, isolated ? "1" : "0", 1) < 0) {
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || chdir(dir) < 0)
+        _exit(126);
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    /* only now: the parent's many descriptors are closed */
+    r.rlim_cur = r.rlim_max = 64;
+    setrlimit(RLIMIT_NOFILE, &r);
+    char *const envp[] = {"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C", "HOME=/nonexistent", NULL};
+    execve(argv[0], argv, envp);
+    _exit(127);
+}
+
+int sandbox_run(const char *dir, char *const argv[], const sandbox_limits_t *lim, sandbox_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    if (access(argv[0], X_OK) != 0)
+        return -1;
+    int out[2], ok[2];
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(ok, O_CLOEXEC) < 0) {
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(out[0]);
+        close(out[1]);
+        close(ok[0]);
+        close(ok[1]);
+        return -1;
+    }
+    if (pid == 0)
+        child(dir, argv, lim, out[1], ok[1]);
+    setpgid(pid, pid); /* also from here: no race with the child's own call */
+    close(out[1]);
+    close(ok[1]);
+    char flag = '0';
+    if (read(ok[0], &flag, 1) == 1)
+        res->net_isolated = flag == '1';
+    close(ok[0]);
+
+    size_t cap = lim->max_output + 1;
+    res->output = malloc(cap);
+    uint64_t until = now_ms() + (uint64_t)lim->timeout_ms;
+    for (;;) {
+        uint64_t t = now_ms();
+        if (t >= until) {
+            res->timed_out = true;
+            break;
+        }
+        struct pollfd p = {out[0], POLLIN, 0};
+        int n = poll(&p, 1, (int)(until - t));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            continue;
+        char buf[4096];
+        ssize_t got = read(out[0], buf, sizeof buf);
+        if (got <= 0)
+            break;
+        size_t room = res->output ? cap - 1 - res->len : 0;
+        size_t take = (size_t)got < room ? (size_t)got : room;
+        if (take) {
+            memcpy(res->output + res->len, buf, take);
+            res->len += take;
+        }
+        if ((size_t)got > take) {
+            res->truncated = true;
+            break; /* enough: a checker flooding its output is stopped */
+        }
+    }
+    close(out[0]);
+    if (res->timed_out || res->truncated)
+        kill(-pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    kill(-pid, SIGKILL); /* anything the checker left behind in its group */
+    res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (res->output)
+        res->output[res->len] = '\0';
+    return 0;
+}
+
+void sandbox_result_free(sandbox_result_t *res)
+{
+    free(res->output);
+    memset(res, 0, sizeof *res);
+}

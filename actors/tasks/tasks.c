@@ -1,0 +1,705 @@
+/* tasks.c - the durable task queue actor (see tasks.h). */
+#include "tasks.h"
+#include "common/fail.h"
+#include "common/mpget.h"
+#include "common/mpjson.h"
+#include "db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const task_agent_names[TASK_AGENTS] = {"orchestrator", "coordinator", "code_assistant", "doc_assistant",
+                                                   "summarizer"};
+
+int task_agent_index(const char *name)
+{
+    for (int i = 0; i < TASK_AGENTS; i++)
+        if (strcmp(task_agent_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+typedef struct {
+    uint64_t corr;
+    char id[37];
+    char owner[37];
+    char agent[24];
+    uint64_t deadline_mono;
+    int seq;
+    bool cancelled;
+} run_t;
+
+typedef struct {
+    const tasks_config_t *cfg;
+    db_t *db;
+    run_t *runs;
+    size_t nruns, cap;
+    uint64_t next_corr;
+    tr_metric_t *m_created, *m_done[3], *m_duration;
+} st_t;
+
+#define TASK_COLS                                                                                                  \
+    "id::text, agent, input, array_to_json(document_ids)::text, state, coalesce(result::text, 'null'), "           \
+    "coalesce(error, ''), steps::text, attempts, to_char(created_at AT TIME ZONE 'UTC', "                         \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), coalesce(to_char(finished_at AT TIME ZONE 'UTC', "                      \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
+
+static run_t *run_by_corr(st_t *s, uint64_t corr)
+{
+    for (size_t i = 0; i < s->nruns; i++)
+        if (s->runs[i].corr == corr)
+            return &s->runs[i];
+    return NULL;
+}
+
+static run_t *run_by_id(st_t *s, const char *id)
+{
+    for (size_t i = 0; i < s->nruns; i++)
+        if (strcmp(s->runs[i].id, id) == 0)
+            return &s->runs[i];
+    return NULL;
+}
+
+static void run_remove(st_t *s, run_t *r)
+{
+    size_t i = (size_t)(r - s->runs);
+    s->runs[i] = s->runs[--s->nruns];
+}
+
+/* Appends an event row; data_json may be NULL ("{}"). */
+static void add_event(st_t *s, run_t *r, const char *id, const char *kind, const char *data_json)
+{
+    char seq[16];
+    int n = r ? r->seq++ : -1;
+    const char *p[] = {id, seq, kind, data_json ? data_json : "{}"};
+    if (n >= 0) {
+        snprintf(seq, sizeof seq, "%d", n);
+        db_exec(s->db, "INSERT INTO task_events (task_id, seq, kind, data) VALUES ($1::uuid, $2::int, $3, $4::jsonb)",
+                4, p, NULL);
+    } else {
+        db_exec(s->db,
+                "INSERT INTO task_events (task_id, seq, kind, data) SELECT $1::uuid, coalesce(max(seq) + 1, 0), $2, "
+                "$3::jsonb FROM task_events WHERE task_id = $1::uuid",
+                3, (const char *[]){id, kind, data_json ? data_json : "{}"}, NULL);
+    }
+}
+
+static void finish(st_t *s, const char *id, const char *state, const char *result_json, const char *error)
+{
+    const char *p[] = {id, state, result_json, error};
+    db_exec(s->db,
+            "UPDATE tasks SET state = $2, result = $3::jsonb, error = $4, finished_at = now(), updated_at = now() "
+            "WHERE id = $1::uuid AND state IN ('queued', 'running')",
+            4, p, NULL);
+    int k = strcmp(state, "succeeded") == 0 ? 0 : strcmp(state, "failed") == 0 ? 1 : 2;
+    tr_counter_inc(s->m_done[k]);
+}
+
+static void fail_task(st_t *s, run_t *r, const char *id, const char *why)
+{
+    json_t *d = json_pack("{s:s,s:s}", "state", "failed", "error", why);
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    finish(s, id, "failed", NULL, why);
+    add_event(s, r, id, "state", text);
+    free(text);
+    tr_logkv(TR_LOG_WARN, "task failed", "task_id", id, "error", why, NULL);
+}
+
+/* Hands the task to its agent ("auto" → orchestrator). */
+static int dispatch(tr_actor_t *self, st_t *s, const char *id, const char *owner, const char *agent,
+                    const char *input, const char *doc_ids_json, int seq)
+{
+    const char *target = strcmp(agent, "auto") == 0 ? "orchestrator" : agent;
+    int ai = task_agent_index(target);
+    if (ai < 0 || !s->cfg->enabled[ai]) {
+        char why[96];
+        snprintf(why, sizeof why, "agent %s is disabled", target);
+        fail_task(s, NULL, id, why);
+        return TR_ENOPROC;
+    }
+    if (s->nruns == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        run_t *nr = realloc(s->runs, cap * sizeof *nr);
+        if (!nr)
+            return TR_ENOMEM;
+        s->runs = nr;
+        s->cap = cap;
+    }
+    run_t *r = &s->runs[s->nruns++];
+    memset(r, 0, sizeof *r);
+    r->corr = ++s->next_corr;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    snprintf(r->owner, sizeof r->owner, "%s", owner);
+    snprintf(r->agent, sizeof r->agent, "%s", target);
+    r->deadline_mono = tr_mono_ms() + (uint64_t)s->cfg->timeout_ms;
+    r->seq = seq;
+
+    tr_mpw_t w;
+    tr_mpw_init(&w);
+    tr_mpw_map(&w, 5);
+    tr_mpw_cstr(&w, "task_id");
+    tr_mpw_cstr(&w, id);
+    tr_mpw_cstr(&w, "owner");
+    tr_mpw_cstr(&w, owner);
+    tr_mpw_cstr(&w, "agent");
+    tr_mpw_cstr(&w, agent);
+    tr_mpw_cstr(&w, "input");
+    tr_mpw_cstr(&w, input);
+    tr_mpw_cstr(&w, "document_ids");
+    json_error_t e;
+    json_t *ids = json_loads(doc_ids_json ? doc_ids_json : "[]", 0, &e);
+    mpjson_from_json(&w, ids ? ids : json_array());
+    json_decref(ids);
+    tr_send_opts_t o = {0};
+    o.reply_to = "tasks";
+    o.corr = r->corr;
+    o.deadline_ms = tr_wall_ms() + (uint64_t)s->cfg->timeout_ms;
+    o.no_inherit = true;
+    int rc = w.err ? w.err : tr_send_ex(tr_self_system(self), target, "agent.run", w.buf, w.len, &o);
+    tr_mpw_free(&w);
+    const char *p[] = {id};
+    db_exec(s->db,
+            "UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), "
+            "updated_at = now() WHERE id = $1::uuid",
+            1, p, NULL);
+    if (rc) {
+        char why[128];
+        snprintf(why, sizeof why, "agent %s could not take the task: %s", target, tr_strerror(rc));
+        fail_task(s, r, id, why);
+        run_remove(s, r);
+        return rc;
+    }
+    add_event(s, r, id, "state", "{\"state\":\"running\"}");
+    return 0;
+}
+
+static void put_task(tr_mpw_t *w, PGresult *res, int row)
+{
+    static const char *keys[] = {"id", "agent", "input", "document_ids", "state", "result",
+                                 "error", "steps", "attempts", "created_at", "finished_at"};
+    tr_mpw_map(w, 11);
+    for (int c = 0; c < 11; c++) {
+        tr_mpw_cstr(w, keys[c]);
+        const char *v = PQgetvalue(res, row, c);
+        if (c == 3 || c == 5 || c == 7) { /* JSON columns become structure */
+            json_error_t e;
+            json_t *j = json_loads(v, JSON_DECODE_ANY, &e);
+            if (j)
+                mpjson_from_json(w, j);
+            else
+                tr_mpw_nil(w);
+            json_decref(j);
+        } else if (c == 8) {
+            tr_mpw_int(w, atoi(v));
+        } else if ((c == 6 || c == 10) && !*v) {
+            tr_mpw_nil(w);
+        } else {
+            tr_mpw_cstr(w, v);
+        }
+    }
+}
+
+static int reply_mpw(tr_actor_t *self, const tr_msg_t *msg, tr_mpw_t *w)
+{
+    if (w->err)
+        fail_reply(self, msg, FAIL_INTERNAL, "reply too large", 0);
+    else
+        tr_reply(self, msg, "tasks.ok", w->buf, w->len);
+    tr_mpw_free(w);
+    return 0;
+}
+
+static int db_fail(tr_actor_t *self, const tr_msg_t *msg, int rc)
+{
+    return fail_reply(self, msg, rc == TR_EUNAVAIL ? FAIL_UNAVAILABLE : FAIL_INTERNAL,
+                      rc == TR_EUNAVAIL ? "the task database is unavailable" : "the task database failed", 0);
+}
+
+static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char owner[37], agent[24], *input;
+    const char *ip;
+    uint32_t il;
+    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "agent", agent, sizeof agent) ||
+        !mpget_view(msg, "input", &ip, &il))
+        return fail_reply(self, msg, FAIL_INVALID, "owner, agent and input are required", 0);
+    if (strcmp(agent, "auto") != 0) {
+        int ai = task_agent_index(agent);
+        if (ai < 0)
+            return fail_reply(self, msg, FAIL_INVALID, "unknown agent", 0);
+        if (!s->cfg->enabled[ai])
+            return fail_reply(self, msg, FAIL_UNAVAILABLE, "this agent is disabled on this server", 0);
+    } else if (!s->cfg->enabled[0]) {
+        return fail_reply(self, msg, FAIL_UNAVAILABLE, "the orchestrator (agent auto) is disabled on this server", 0);
+    }
+    char *ids_json = NULL;
+    const uint8_t *dp;
+    size_t dl;
+    if (mpjson_field(msg->payload, msg->payload_len, "document_ids", &dp, &dl)) {
+        json_t *ids = mpjson_to_json(dp, dl);
+        ids_json = ids && json_is_array(ids) ? json_dumps(ids, JSON_COMPACT) : NULL;
+        json_decref(ids);
+    }
+    input = strndup(ip, il);
+    if (!input) {
+        free(ids_json);
+        return fail_reply(self, msg, FAIL_INTERNAL, "out of memory", 0);
+    }
+    const char *p[] = {owner, agent, input, ids_json ? ids_json : "[]"};
+    PGresult *res;
+    int rc = db_exec(s->db,
+                     "INSERT INTO tasks (owner, agent, input, document_ids) SELECT $1::uuid, $2, $3, "
+                     "coalesce(array_agg(x::uuid), '{}') FROM json_array_elements_text($4::json) AS x RETURNING id::text",
+                     4, p, &res);
+    if (rc) {
+        free(input);
+        free(ids_json);
+        return rc == TR_EINVAL ? fail_reply(self, msg, FAIL_INVALID, "document_ids must be UUIDs", 0)
+                               : db_fail(self, msg, rc);
+    }
+    char id[37];
+    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    tr_counter_inc(s->m_created);
+    tr_mpw_t w;
+    tr_mpw_init(&w);
+    tr_mpw_map(&w, 2);
+    tr_mpw_cstr(&w, "id");
+    tr_mpw_cstr(&w, id);
+    tr_mpw_cstr(&w, "state");
+    tr_mpw_cstr(&w, "queued");
+    reply_mpw(self, msg, &w); /* accepted: the row is committed */
+    add_event(s, NULL, id, "state", "{\"state\":\"queued\"}");
+    dispatch(self, s, id, owner, agent, input, ids_json, 1);
+    free(input);
+    free(ids_json);
+    return 0;
+}
+
+static int fetch(st_t *s, const char *owner, const char *id, PGresult **res)
+{
+    const char *p[] = {id, owner};
+    int rc = db_exec(s->db, "SELECT " TASK_COLS " FROM tasks WHERE id = $1::uuid AND owner = $2::uuid", 2, p, res);
+    if (!rc && PQntuples(*res) != 1) {
+        PQclear(*res);
+        rc = TR_ENOPROC;
+    }
+    return rc;
+}
+
+static int do_get(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char owner[37], id[37];
+    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
+        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
+    PGresult *res;
+    int rc = fetch(s, owner, id, &res);
+    if (rc == TR_ENOPROC)
+        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
+    if (rc)
+        return db_fail(self, msg, rc);
+    tr_mpw_t w;
+    tr_mpw_init(&w);
+    tr_mpw_map(&w, 1);
+    tr_mpw_cstr(&w, "task");
+    put_task(&w, res, 0);
+    PQclear(res);
+    return reply_mpw(self, msg, &w);
+}
+
+static int do_list(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char owner[37], off[24], lim[24];
+    int64_t offset = 0, limit = 20;
+    if (!mpget_str(msg, "owner", owner, sizeof owner))
+        return fail_reply(self, msg, FAIL_INVALID, "owner is required", 0);
+    mpget_int(msg, "offset", &offset);
+    mpget_int(msg, "limit", &limit);
+    if (offset < 0 || limit < 1 || limit > 100)
+        return fail_reply(self, msg, FAIL_INVALID, "offset >= 0 and 1 <= limit <= 100", 0);
+    snprintf(off, sizeof off, "%lld", (long long)offset);
+    snprintf(lim, sizeof lim, "%lld", (long long)limit);
+    const char *p[] = {owner, lim, off};
+    PGresult *res, *cnt;
+    int rc = db_exec(s->db,
+                     "SELECT " TASK_COLS " FROM tasks WHERE owner = $1::uuid ORDER BY created_at DESC, id "
+                     "LIMIT $2::int OFFSET $3::int",
+                     3, p, &res);
+    if (rc)
+        return db_fail(self, msg, rc);
+    rc = db_exec(s->db, "SELECT count(*) FROM tasks WHERE owner = $1::uuid", 1, p, &cnt);
+    if (rc) {
+        PQclear(res);
+        return db_fail(self, msg, rc);
+    }
+    tr_mpw_t w;
+    tr_mpw_init(&w);
+    tr_mpw_map(&w, 4);
+    tr_mpw_cstr(&w, "items");
+    tr_mpw_array(&w, (uint32_t)PQntuples(res));
+    for (int i = 0; i < PQntuples(res); i++)
+        put_task(&w, res, i);
+    tr_mpw_cstr(&w, "total");
+    tr_mpw_int(&w, atoll(PQgetvalue(cnt, 0, 0)));
+    tr_mpw_cstr(&w, "offset");
+    tr_mpw_int(&w, offset);
+    tr_mpw_cstr(&w, "limit");
+    tr_mpw_int(&w, limit);
+    PQclear(res);
+    PQclear(cnt);
+    return reply_mpw(self, msg, &w);
+}
+
+static int do_cancel(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char owner[37], id[37];
+    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
+        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
+    PGresult *res;
+    int rc = fetch(s, owner, id, &res);
+    if (rc == TR_ENOPROC)
+        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
+    if (rc)
+        return db_fail(self, msg, rc);
+    bool open = strcmp(PQgetvalue(res, 0, 4), "queued") == 0 || strcmp(PQgetvalue(res, 0, 4), "running") == 0;
+    PQclear(res);
+    if (open) {
+        run_t *r = run_by_id(s, id);
+        finish(s, id, "cancelled", NULL, "cancelled by the user");
+        add_event(s, r, id, "state", "{\"state\":\"cancelled\"}");
+        if (r) {
+            /* the agent learns it at its next check (tasks.check) and stops */
+            r->cancelled = true;
+            uint8_t buf[64];
+            tr_mpw_t w;
+            tr_mpw_init_fixed(&w, buf, sizeof buf);
+            tr_mpw_map(&w, 1);
+            tr_mpw_cstr(&w, "task_id");
+            tr_mpw_cstr(&w, id);
+            tr_send(tr_self_system(self), r->agent, "agent.cancel", buf, w.len);
+        }
+    }
+    if ((rc = fetch(s, owner, id, &res)))
+        return db_fail(self, msg, rc);
+    tr_mpw_t w;
+    tr_mpw_init(&w);
+    tr_mpw_map(&w, 1);
+    tr_mpw_cstr(&w, "task");
+    put_task(&w, res, 0);
+    PQclear(res);
+    return reply_mpw(self, msg, &w);
+}
+
+static int do_events(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char owner[37], id[37], after[24];
+    int64_t a = -1;
+    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
+        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
+    mpget_int(msg, "after", &a);
+    PGresult *task;
+    int rc = fetch(s, owner, id, &task);
+    if (rc == TR_ENOPROC)
+        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
+    if (rc)
+        return db_fail(self, msg, rc);
+    bool done = strcmp(PQgetvalue(task, 0, 4), "queued") != 0 && strcmp(PQgetvalue(task, 0, 4), "running") != 0;
+    PQclear(task);
+    snprintf(after, sizeof after, "%lld", (long long)a);
+    const char *p[] = {id, after};
+    PGresult *res;
+    rc = db_exec(s->db,
+                 "SELECT seq, kind, data::text FROM task_events WHERE task_id = $1::uuid AND seq > $2::int "
+                 "ORDER BY seq LIMIT 500",
+                 2, p, &res);
+    if (rc)
+        return db_fail(self, msg, rc);
+    tr_mpw_t w;
+    tr_mpw_init(&w);
+    tr_mpw_map(&w, 2);
+    tr_mpw_cstr(&w, "events");
+    tr_mpw_array(&w, (uint32_t)PQntuples(res));
+    for (int i = 0; i < PQntuples(res); i++) {
+        tr_mpw_map(&w, 3);
+        tr_mpw_cstr(&w, "seq");
+        tr_mpw_int(&w, atoi(PQgetvalue(res, i, 0)));
+        tr_mpw_cstr(&w, "kind");
+        tr_mpw_cstr(&w, PQgetvalue(res, i, 1));
+        tr_mpw_cstr(&w, "data");
+        json_error_t e;
+        json_t *j = json_loads(PQgetvalue(res, i, 2), 0, &e);
+        if (j)
+            mpjson_from_json(&w, j);
+        else
+            tr_mpw_nil(&w);
+        json_decref(j);
+    }
+    tr_mpw_cstr(&w, "done");
+    tr_mpw_bool(&w, done && PQntuples(res) < 500);
+    PQclear(res);
+    return reply_mpw(self, msg, &w);
+}
+
+static int do_check(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char id[37];
+    bool cancelled = false;
+    if (mpget_str(msg, "task_id", id, sizeof id)) {
+        run_t *r = run_by_id(s, id);
+        cancelled = !r || r->cancelled; /* unknown: finished or timed out, stop too */
+    }
+    uint8_t buf[32];
+    tr_mpw_t w;
+    tr_mpw_init_fixed(&w, buf, sizeof buf);
+    tr_mpw_map(&w, 1);
+    tr_mpw_cstr(&w, "cancelled");
+    tr_mpw_bool(&w, cancelled);
+    tr_reply(self, msg, "tasks.ok", buf, w.len);
+    return 0;
+}
+
+static void on_event(st_t *s, const tr_msg_t *msg)
+{
+    char id[37], kind[16];
+    const uint8_t *dp;
+    size_t dl;
+    if (!mpget_str(msg, "task_id", id, sizeof id) || !mpget_str(msg, "kind", kind, sizeof kind))
+        return;
+    run_t *r = run_by_id(s, id);
+    if (!r || r->cancelled)
+        return; /* finished, cancelled or timed out: late events are dropped */
+    char *text = NULL;
+    if (mpjson_field(msg->payload, msg->payload_len, "data", &dp, &dl)) {
+        json_t *j = mpjson_to_json(dp, dl);
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+    }
+    add_event(s, r, id, kind, text);
+    if (strcmp(kind, "step") == 0 && text) {
+        char *arr = malloc(strlen(text) + 3);
+        if (arr) {
+            sprintf(arr, "[%s]", text);
+            const char *p[] = {id, arr};
+            db_exec(s->db, "UPDATE tasks SET steps = steps || $2::jsonb, updated_at = now() WHERE id = $1::uuid", 2, p,
+                    NULL);
+            free(arr);
+        }
+    }
+    free(text);
+}
+
+/* A streamed LLM token for a task (the agent set stream_tag = task id). */
+static void on_token(st_t *s, const tr_msg_t *msg)
+{
+    char id[37];
+    const char *t;
+    uint32_t n;
+    if (!mpget_str(msg, "tag", id, sizeof id) || !mpget_view(msg, "text", &t, &n))
+        return;
+    run_t *r = run_by_id(s, id);
+    if (!r || r->cancelled)
+        return;
+    json_t *d = json_pack("{s:s%}", "text", t, (size_t)n);
+    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (text)
+        add_event(s, r, id, "token", text);
+    free(text);
+}
+
+/* The agent's answer to "agent.run" (a reply addressed to us). */
+static void on_result(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    run_t *r = run_by_corr(s, msg->corr);
+    if (!r)
+        return; /* timed out earlier: already failed */
+    char id[37];
+    snprintf(id, sizeof id, "%s", r->id);
+    tr_histogram_observe(s->m_duration, (double)(s->cfg->timeout_ms - (int64_t)(r->deadline_mono - tr_mono_ms())) / 1000.0);
+    if (r->cancelled) {
+        run_remove(s, r);
+        return;
+    }
+    if (tr_str_eq(msg->type, "tr.error")) {
+        char code[32], message[256];
+        tr_error_parse(msg, code, sizeof code, message, sizeof message);
+        const char *p[] = {id};
+        PGresult *res;
+        int attempts = 99;
+        if (!db_exec(s->db, "SELECT attempts FROM tasks WHERE id = $1::uuid", 1, p, &res)) {
+            attempts = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 99;
+            PQclear(res);
+        }
+        if (strcmp(code, "ECRASH") == 0 && attempts < s->cfg->max_attempts) {
+            /* the agent crashed; its supervisor restarts it. Try again shortly. */
+            char data[160];
+            snprintf(data, sizeof data, "{\"message\":\"agent %s crashed; retrying (attempt %d)\"}", r->agent,
+                     attempts + 1);
+            add_event(s, r, id, "progress", data);
+            uint8_t buf[64];
+            tr_mpw_t w;
+            tr_mpw_init_fixed(&w, buf, sizeof buf);
+            tr_mpw_map(&w, 1);
+            tr_mpw_cstr(&w, "task_id");
+            tr_mpw_cstr(&w, id);
+            run_remove(s, r);
+            tr_send_after(tr_self_system(self), 100, "tasks", "tasks.retry", buf, w.len);
+            return;
+        }
+        char why[320];
+        snprintf(why, sizeof why, "%s%s", strcmp(code, "ECRASH") == 0 ? "agent crashed repeatedly: " : "", message);
+        fail_task(s, r, id, why);
+        run_remove(s, r);
+        return;
+    }
+    json_t *j = mpjson_to_json(msg->payload, msg->payload_len);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    finish(s, id, "succeeded", text ? text : "{}", NULL);
+    char *ev = NULL;
+    if (text && asprintf(&ev, "{\"state\":\"succeeded\",\"result\":%s}", text) < 0)
+        ev = NULL;
+    add_event(s, r, id, "result", ev ? ev : "{\"state\":\"succeeded\"}");
+    free(ev);
+    free(text);
+    run_remove(s, r);
+}
+
+static void redispatch(tr_actor_t *self, st_t *s, const char *id)
+{
+    const char *p[] = {id};
+    PGresult *res;
+    if (db_exec(s->db,
+                "SELECT owner::text, agent, input, array_to_json(document_ids)::text, attempts, "
+                "(SELECT coalesce(max(seq) + 1, 0) FROM task_events WHERE task_id = $1::uuid) "
+                "FROM tasks WHERE id = $1::uuid AND state IN ('queued', 'running')",
+                1, p, &res))
+        return;
+    if (PQntuples(res) == 1) {
+        if (atoi(PQgetvalue(res, 0, 4)) >= s->cfg->max_attempts)
+            fail_task(s, NULL, id, "the task was interrupted more times than its attempts allow");
+        else
+            dispatch(self, s, id, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                     PQgetvalue(res, 0, 3), atoi(PQgetvalue(res, 0, 5)));
+    }
+    PQclear(res);
+}
+
+/* Tasks a previous process accepted but did not finish. */
+static void resume(tr_actor_t *self, st_t *s)
+{
+    PGresult *res;
+    if (db_exec(s->db, "SELECT id::text FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at", 0, NULL,
+                &res))
+        return;
+    int n = PQntuples(res);
+    if (n)
+        tr_log(TR_LOG_INFO, "resuming %d unfinished tasks", n);
+    for (int i = 0; i < n; i++) {
+        char id[37];
+        snprintf(id, sizeof id, "%s", PQgetvalue(res, i, 0));
+        add_event(s, NULL, id, "progress", "{\"message\":\"resumed after a restart\"}");
+        redispatch(self, s, id);
+    }
+    PQclear(res);
+}
+
+static int t_init(tr_actor_t *self, void *arg, void **state)
+{
+    st_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return TR_ENOMEM;
+    s->cfg = arg;
+    s->db = db_new(s->cfg->database_url);
+    if (!s->db) {
+        free(s);
+        return TR_ENOMEM;
+    }
+    tr_metrics_t *m = tr_system_metrics(tr_self_system(self));
+    s->m_created = tr_metrics_counter(m, "troupe_tasks_created_total", "Tasks accepted", NULL);
+    s->m_done[0] = tr_metrics_counter(m, "troupe_tasks_finished_total", "Tasks finished by state", "state=\"succeeded\"");
+    s->m_done[1] = tr_metrics_counter(m, "troupe_tasks_finished_total", "Tasks finished by state", "state=\"failed\"");
+    s->m_done[2] = tr_metrics_counter(m, "troupe_tasks_finished_total", "Tasks finished by state", "state=\"cancelled\"");
+    s->m_duration = tr_metrics_histogram(m, "troupe_task_duration_seconds", "Task run time (one attempt)", NULL, NULL, 0);
+    *state = s;
+    /* resume after our own init, once the agents (started before us) run */
+    tr_send_after(tr_self_system(self), 0, tr_self_name(self), "tasks.resume", NULL, 0);
+    return 0;
+}
+
+static void t_terminate(tr_actor_t *self, void *state, const char *reason)
+{
+    st_t *s = state;
+    /* runs in flight stay 'running' in the database: the next start resumes them */
+    db_destroy(&s->db);
+    free(s->runs);
+    free(s);
+}
+
+static int t_timeout(tr_actor_t *self, void *state)
+{
+    st_t *s = state;
+    if (!s->nruns)
+        return -1;
+    uint64_t now = tr_mono_ms(), best = UINT64_MAX;
+    for (size_t i = 0; i < s->nruns; i++)
+        if (s->runs[i].deadline_mono < best)
+            best = s->runs[i].deadline_mono;
+    return best <= now ? 0 : (int)(best - now);
+}
+
+static void expire(st_t *s)
+{
+    uint64_t now = tr_mono_ms();
+    for (size_t i = 0; i < s->nruns;) {
+        run_t *r = &s->runs[i];
+        if (r->deadline_mono <= now) {
+            char why[96];
+            snprintf(why, sizeof why, "agent %s did not finish within %d ms", r->agent, s->cfg->timeout_ms);
+            if (!r->cancelled)
+                fail_task(s, r, r->id, why);
+            run_remove(s, r);
+        } else {
+            i++;
+        }
+    }
+}
+
+static int t_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
+{
+    st_t *s = state;
+    if (msg->corr && !msg->reply_to.len && (tr_str_eq(msg->type, "agent.result") || tr_str_eq(msg->type, "tr.error"))) {
+        on_result(self, s, msg);
+    } else if (tr_str_eq(msg->type, "task.event")) {
+        on_event(s, msg);
+    } else if (tr_str_eq(msg->type, "llm.token")) {
+        on_token(s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.check")) {
+        return do_check(self, s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.create")) {
+        return do_create(self, s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.get")) {
+        return do_get(self, s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.events")) {
+        return do_events(self, s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.list")) {
+        return do_list(self, s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.cancel")) {
+        return do_cancel(self, s, msg);
+    } else if (tr_str_eq(msg->type, "tasks.retry")) {
+        char id[37];
+        if (mpget_str(msg, "task_id", id, sizeof id))
+            redispatch(self, s, id);
+    } else if (tr_str_eq(msg->type, "tasks.resume")) {
+        resume(self, s);
+    } else if (msg->reply_to.len) {
+        return fail_reply(self, msg, FAIL_INVALID, "unknown tasks request", 0);
+    }
+    expire(s);
+    return 0;
+}
+
+const tr_behaviour_t tasks_behaviour = {
+    .kind = "tasks", .init = t_init, .handle = t_handle, .terminate = t_terminate, .timeout = t_timeout};

@@ -1,0 +1,40 @@
+/* tasks.h - the durable task queue ("tasks" actor).
+ *
+ * A task is accepted only once its row is committed in Postgres; then it is
+ * handed to an agent ("agent.run", reply_to "tasks"). Agents report events
+ * (progress, tokens, steps) and finally reply with their result, or an
+ * error. At start, tasks left queued or running by a previous process (a
+ * crash, kill -9) are resumed, or marked failed with the reason when they
+ * ran out of attempts: a task is never silently gone.
+ *
+ * Requests (payload maps; `owner` is the user id the bridge vouches for):
+ *   tasks.create {owner, agent, input, document_ids?} → {id, state}
+ *   tasks.get    {owner, id}                          → {task}
+ *   tasks.list   {owner, offset?, limit?}             → {items, total}
+ *   tasks.cancel {owner, id}                          → {task}
+ *   tasks.events {owner, id, after?}                  → {events:[{seq,kind,data}], done}
+ *   tasks.check  {task_id}                            → {cancelled}
+ * Messages from agents (send):
+ *   task.event   {task_id, kind, data}   kind: progress | token | step
+ * Another owner's task id is "not_found", never its content. */
+#ifndef TROUPE_TASKS_H
+#define TROUPE_TASKS_H
+
+#include "tr.h"
+
+#define TASK_AGENTS 5
+extern const char *const task_agent_names[TASK_AGENTS]; /* orchestrator, coordinator, ... */
+
+typedef struct tasks_config {
+    const char *database_url;
+    int timeout_ms;    /* deadline an agent gets for one attempt */
+    int max_attempts;  /* including resumes after a restart */
+    bool enabled[TASK_AGENTS];
+} tasks_config_t;
+
+extern const tr_behaviour_t tasks_behaviour; /* arg: const tasks_config_t * */
+
+/* Index of an agent name, -1 if unknown. */
+int task_agent_index(const char *name);
+
+#endif
