@@ -16,10 +16,12 @@
 
 static void health(req_t *r);
 static void ready(req_t *r);
+static void metrics(req_t *r);
 
 static const route_t core_routes[] = {
     {"GET", "/health", RC_PUBLIC, false, false, NULL, 0, 200, health, "health"},
     {"GET", "/ready", RC_PUBLIC, false, false, NULL, 0, 200, ready, "ready"},
+    {"GET", "/metrics", RC_PUBLIC, false, false, NULL, 0, 200, metrics, "metrics"},
 };
 
 static const struct {
@@ -62,8 +64,6 @@ static void queue(req_t *r, int status, char *text, size_t len, const char *ctyp
         free(text);
         return;
     }
-    r->responded = true;
-    r->status = status;
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
@@ -78,7 +78,14 @@ static void queue(req_t *r, int status, char *text, size_t len, const char *ctyp
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"troupe\"");
     add_common_headers(r, resp);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
+    /* answered only if MHD took it: a refused response (e.g. queued while
+     * upload data is being delivered) must not leave the client waiting */
+    if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES) {
+        r->responded = true;
+        r->status = status;
+    } else {
+        tr_log(TR_LOG_ERROR, "HTTP response %d could not be queued", status);
+    }
     MHD_destroy_response(resp);
 }
 
@@ -121,7 +128,14 @@ void http_queue_response(req_t *r, int status, struct MHD_Response *resp)
     r->responded = true;
     r->status = status;
     add_common_headers(r, resp);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
+    /* answered only if MHD took it: a refused response (e.g. queued while
+     * upload data is being delivered) must not leave the client waiting */
+    if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES) {
+        r->responded = true;
+        r->status = status;
+    } else {
+        tr_log(TR_LOG_ERROR, "HTTP response %d could not be queued", status);
+    }
     MHD_destroy_response(resp);
 }
 
@@ -252,6 +266,47 @@ static void ready(req_t *r)
     http_reply_json(r, ok ? 200 : 503,
                     json_pack("{s:s,s:{s:s,s:s}}", "status", ok ? "ready" : "not_ready", "checks", "database", db,
                               "http", atomic_load(&r->b->draining) ? "draining" : "up"));
+}
+
+/* Prometheus scrape: with a metrics_token, the scraper must present it;
+ * without one, only loopback clients may read. */
+static void metrics(req_t *r)
+{
+    const char *token = r->b->cfg->metrics_token;
+    if (token && *token) {
+        const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+        size_t n = strlen(token);
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != n || sodium_memcmp(h + 7, token, n) != 0) {
+            http_reply_error(r, 401, FAIL_UNAUTHORIZED, "the metrics scrape token is required");
+            return;
+        }
+    } else if (strcmp(r->ip, "127.0.0.1") != 0 && strcmp(r->ip, "::1") != 0 && strncmp(r->ip, "::ffff:127.", 11) != 0) {
+        http_reply_error(r, 403, FAIL_FORBIDDEN, "metrics are served to loopback clients only (set metrics_token)");
+        return;
+    }
+    tr_reply_t rep;
+    int rc = tr_ask(r->b->sys, "node", "node.metrics", NULL, 0, r->b->cfg->timeout_ms, &rep);
+    if (rc) {
+        if (rc == TR_EREMOTE)
+            tr_reply_close(&rep);
+        http_reply_error(r, 503, FAIL_UNAVAILABLE, "metrics are not available");
+        return;
+    }
+    tr_mpr_t mr;
+    const char *s;
+    uint32_t n;
+    tr_mpr_init(&mr, rep.msg.payload, rep.msg.payload_len);
+    char *text = NULL;
+    if (!tr_mpr_str(&mr, &s, &n) && s)
+        text = strndup(s, n);
+    tr_reply_close(&rep);
+    if (!text) {
+        http_reply_error(r, 500, FAIL_INTERNAL, "metrics could not be read");
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    http_queue_response(r, 200, resp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -454,6 +509,36 @@ static void req_run(req_t *r)
         http_reply_error(r, 500, FAIL_INTERNAL, "no response was produced");
 }
 
+/* Collects upload data. MHD refuses responses while it delivers upload data,
+ * so an oversized body (one without Content-Length, e.g. chunked) is dropped
+ * and the 413 goes out once the request is complete (req_run). false closes
+ * the connection: out of memory, or a client streaming far past the limit. */
+static bool body_append(req_t *r, const char *data, size_t n)
+{
+    size_t max = r->b->cfg->max_body;
+    if (r->responded)
+        return true;
+    if (r->too_large || r->body_len + n > max) {
+        r->too_large = true;
+        r->dropped += n;
+        return r->dropped <= max * 4 + 65536;
+    }
+    if (r->body_len + n + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap * 2 : 1024;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return false;
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -467,32 +552,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->responded && !r->too_large) {
-            if (r->body_len + *upload_size > b->cfg->max_body) {
-                r->too_large = true;
-                http_reply_error(r, 413, FAIL_TOO_LARGE, "request body is too large");
-            } else {
-                if (r->body_len + *upload_size + 1 > r->body_cap) {
-                    size_t cap = r->body_cap ? r->body_cap * 2 : 1024;
-                    while (cap < r->body_len + *upload_size + 1)
-                        cap *= 2;
-                    char *nb = realloc(r->body, cap);
-                    if (!nb)
-                        return MHD_NO;
-                    r->body = nb;
-                    r->body_cap = cap;
-                }
-                memcpy(r->body + r->body_len, upload, *upload_size);
-                r->body_len += *upload_size;
-                r->body[r->body_len] = '\0';
-            }
-        }
+        size_t n = *upload_size;
         *upload_size = 0;
-        return MHD_YES;
+        return body_append(r, upload, n) ? MHD_YES : MHD_NO;
     }
     if (!r->responded)
         req_run(r);
-    return MHD_YES;
+    /* nothing could be queued: close rather than leave the client hanging */
+    return r->responded ? MHD_YES : MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)

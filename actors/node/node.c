@@ -1,7 +1,10 @@
 /* node.c - the node actor (see node.h). */
 #include "node.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     uint64_t started_ms;
@@ -20,6 +23,34 @@ static int node_init(tr_actor_t *self, void *arg, void **state)
 static void node_terminate(tr_actor_t *self, void *state, const char *reason)
 {
     free(state);
+}
+
+/* Process figures, read at scrape time from /proc/self. */
+static void process_gauges(tr_system_t *sys, node_t *n)
+{
+    tr_metrics_t *m = tr_system_metrics(sys);
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double rss = 0, threads = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            rss = strtod(line + 6, NULL) * 1024;
+        else if (strncmp(line, "Threads:", 8) == 0)
+            threads = strtod(line + 8, NULL);
+    }
+    if (f)
+        fclose(f);
+    double fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        fds += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    tr_gauge_set(tr_metrics_gauge(m, "troupe_process_resident_memory_bytes", "Resident memory of the process", NULL), rss);
+    tr_gauge_set(tr_metrics_gauge(m, "troupe_process_threads", "Threads of the process", NULL), threads);
+    tr_gauge_set(tr_metrics_gauge(m, "troupe_process_open_fds", "Open file descriptors of the process", NULL), fds);
+    tr_gauge_set(tr_metrics_gauge(m, "troupe_process_uptime_seconds", "Seconds since the node started", NULL),
+                 (double)(tr_mono_ms() - n->started_ms) / 1000.0);
 }
 
 static int node_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
@@ -43,6 +74,7 @@ static int node_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         return rc == TR_ENOPROC ? 0 : rc; /* an asker that gave up is not our crash */
     }
     if (tr_str_eq(msg->type, "node.metrics")) {
+        process_gauges(sys, n);
         char *text;
         size_t len;
         int rc = tr_metrics_render(tr_system_metrics(sys), &text, &len);

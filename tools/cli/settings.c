@@ -91,6 +91,8 @@ const tr_cfg_key_t troupe_settings[] = {
      false},
     {"code_max_bytes", TR_CFG_INT, "262144", 1024, 16777216, NULL, "Largest code snippet the code assistant takes",
      false},
+    {"metrics_token", TR_CFG_STR, "", 0, 256, NULL,
+     "Bearer token a Prometheus scraper must send to /metrics (empty: loopback clients only)", true},
     {"health_interval_ms", TR_CFG_INT, "2000", 100, 600000, NULL, "How often the health actor pings the agents",
      false},
 };
