@@ -11,5 +11,6 @@
 #include "tr_metrics.h"
 #include "tr_mp.h"
 #include "tr_supervisor.h"
+#include "tr_trace.h"
 
 #endif

@@ -88,6 +88,8 @@ typedef struct tr_system_opts {
     size_t max_message;      /* envelope size limit, 0 = 16 MiB */
     int dead_letter_log_per_s; /* 0 = 100 */
     const char *node;        /* node name for "name@node" addresses, NULL = "local" */
+    int trace_recent;        /* spans kept for lookups, 0 = 8192 */
+    int trace_queue;         /* spans waiting for export, 0 = 8192 */
 } tr_system_opts_t;
 
 /* ---- system ---- */

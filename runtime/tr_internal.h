@@ -105,6 +105,7 @@ struct tr_system {
     tr_cache_t *caches; /* every thread cache of this system (g_cache_mu) */
 
     tr_metrics_t *metrics;
+    struct tr_trace *trace;
     tr_metric_t *dl_total[8];
     _Atomic uint64_t dead_letters;
     _Atomic uint64_t dl_window_start;

@@ -5,6 +5,7 @@
 #include "tr_internal.h"
 #include "tr_log.h"
 #include "tr_mp.h"
+#include "tr_trace.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -445,6 +446,8 @@ int tr_system_new(const tr_system_opts_t *opts, tr_system_t **out)
                                               "Messages that could not be delivered, by reason", labels);
     }
     tr_metrics_add_collector(sys->metrics, collect_actors, sys);
+    sys->trace = tr__trace_new(sys->opts.trace_recent > 0 ? sys->opts.trace_recent : 8192,
+                               sys->opts.trace_queue > 0 ? sys->opts.trace_queue : 8192);
 
     int rc = tr_spawn(sys, "tr.timers", &tr__timer_behaviour, NULL, NULL, NULL);
     if (rc) {
@@ -536,6 +539,7 @@ void tr_system_destroy(tr_system_t **self_p)
     free(sys->reg);
     free(sys->zombies);
     tr_metrics_destroy(&sys->metrics);
+    tr__trace_destroy(&sys->trace);
     pthread_mutex_destroy(&sys->mu);
     pthread_cond_destroy(&sys->ended);
     pthread_rwlock_destroy(&sys->reg_lock);
@@ -692,6 +696,21 @@ static uint64_t rng_next(void)
     return s;
 }
 
+static void record_span(tr_actor_t *self, const tr_envelope_t *env, uint64_t start, bool error)
+{
+    tr_span_t s;
+    memcpy(s.trace_id, env->trace_id, 16);
+    memcpy(s.span_id, self->cur_span, 8);
+    memcpy(s.parent_id, env->span_id, 8);
+    tr_str_copy(env->type, s.name, sizeof s.name);
+    snprintf(s.actor, sizeof s.actor, "%.47s", self->name);
+    s.start_ns = start;
+    s.end_ns = tr_trace_now_ns();
+    s.error = error;
+    s.attrs[0] = '\0';
+    tr_trace_record(self->sys, &s);
+}
+
 /* Runs the handler on one decoded message. Returns false to stop the loop. */
 static bool dispatch(tr_actor_t *self, const tr_envelope_t *env)
 {
@@ -711,10 +730,12 @@ static bool dispatch(tr_actor_t *self, const tr_envelope_t *env)
         return true;
     }
     bool traced = memcmp(env->trace_id, zero, 16) != 0;
+    uint64_t span_start = 0;
     if (traced) {
         uint64_t span = rng_next();
         memcpy(self->cur_span, &span, 8);
         set_trace_ctx(env);
+        span_start = tr_trace_now_ns();
     }
     self->cur = env;
     self->replied = false;
@@ -726,8 +747,11 @@ static bool dispatch(tr_actor_t *self, const tr_envelope_t *env)
     atomic_store_explicit(&self->msgs_in, atomic_load_explicit(&self->msgs_in, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     self->cur = NULL;
-    if (traced)
+    if (traced) {
         tr_log_set_thread_trace(NULL);
+        if (env->trace_flags & 1) /* sampled */
+            record_span(self, env, span_start, rc != 0);
+    }
     if (rc) {
         if (!self->reason[0])
             snprintf(self->reason, sizeof self->reason, "crash: handler returned %s", tr_errname(rc));
