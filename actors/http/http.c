@@ -125,8 +125,6 @@ void http_queue_response(req_t *r, int status, struct MHD_Response *resp)
         MHD_destroy_response(resp);
         return;
     }
-    r->responded = true;
-    r->status = status;
     add_common_headers(r, resp);
     /* answered only if MHD took it: a refused response (e.g. queued while
      * upload data is being delivered) must not leave the client waiting */

@@ -37,6 +37,7 @@ struct req {
     char path_id[40];
     char *body;
     size_t body_len, body_cap;
+    size_t dropped;      /* bytes of an oversized body thrown away */
     bool too_large;
     bool responded;
     json_t *json;        /* the validated body */
