@@ -71,11 +71,18 @@ static int db_fail(tr_actor_t *self, const tr_msg_t *msg, int rc)
 
 static int do_register(tr_actor_t *self, worker_t *w, const tr_msg_t *msg, const ctx_t *c)
 {
-    char email[255], password[PW_MAX_BYTES + 1], name[101] = "";
+    char email[255], password[PW_MAX_BYTES + 1], name[sizeof((user_t *)0)->name] = "";
+    const char *v;
+    uint32_t n;
+    /* the bridge bounds characters, the policy bounds bytes: 100 "€" pass the
+     * first and must fail as a weak password, not as a missing one */
+    if (mpget_view(msg, "password", &v, &n) && n > PW_MAX_BYTES)
+        return fail_reply(self, msg, FAIL_WEAK_PASSWORD, "password must be at most 256 bytes", 0);
     if (!mpget_str(msg, "email", email, sizeof email) || !mpget_str(msg, "password", password, sizeof password))
         return fail_reply(self, msg, FAIL_INVALID, "email and password are required", 0);
-    if (!mpget_str(msg, "name", name, sizeof name))
-        name[0] = '\0';
+    /* a name that is present but unreadable is refused, never silently dropped */
+    if (mpget_view(msg, "name", &v, &n) && !mpget_str(msg, "name", name, sizeof name))
+        return fail_reply(self, msg, FAIL_INVALID, "name must be at most 100 characters of text", 0);
     user_t u;
     const char *why = NULL;
     int rc = users_create(w->db, email, password, name, "user", w->cfg->cost, &u, &why);
@@ -95,10 +102,11 @@ static int locked_for(worker_t *w, const char *email, const char *ip, int *secs)
 {
     const char *p[] = {email, ip};
     PGresult *r;
-    int rc = db_exec(w->db,
-                     "SELECT coalesce(ceil(extract(epoch FROM max(locked_until) - now())), 0)::int FROM login_throttle "
-                     "WHERE locked_until > now() AND ((kind = 'account' AND key = lower($1)) OR (kind = 'ip' AND key = $2))",
-                     2, p, &r);
+    int rc =
+        db_exec(w->db,
+                "SELECT coalesce(ceil(extract(epoch FROM max(locked_until) - now())), 0)::int FROM login_throttle "
+                "WHERE locked_until > now() AND ((kind = 'account' AND key = lower($1)) OR (kind = 'ip' AND key = $2))",
+                2, p, &r);
     if (rc)
         return rc;
     *secs = atoi(PQgetvalue(r, 0, 0));
@@ -107,7 +115,12 @@ static int locked_for(worker_t *w, const char *email, const char *ip, int *secs)
 }
 
 /* Counts a failure for the account and the IP; from max_failures on, each
- * further failure locks for base * 2^(n - max) seconds, capped. */
+ * further failure locks for base * 2^(n - max) seconds, capped. Failures
+ * older than the longest lock are forgotten: without that, an address's
+ * count only ever grew (success clears the account, never the address), so
+ * a shared address (NAT, loopback) ended up locked on its first mistake. */
+#define TH_STALE "t.updated_at < now() - make_interval(secs => $5::int)"
+#define TH_COUNT "(CASE WHEN " TH_STALE " THEN 1 ELSE t.failures + 1 END)"
 static void note_failure(worker_t *w, const char *kind, const char *key)
 {
     char maxf[16], base[16], cap[16];
@@ -116,10 +129,11 @@ static void note_failure(worker_t *w, const char *kind, const char *key)
     snprintf(cap, sizeof cap, "%d", w->cfg->lock_max_s);
     const char *p[] = {kind, key, maxf, base, cap};
     db_exec(w->db,
-            "INSERT INTO login_throttle AS t (kind, key, failures) VALUES ($1, lower($2), 1) "
-            "ON CONFLICT (kind, key) DO UPDATE SET failures = t.failures + 1, updated_at = now(), "
-            "locked_until = CASE WHEN t.failures + 1 >= $3::int THEN now() + make_interval(secs => "
-            "least($5::int, $4::int * power(2, least(t.failures + 1 - $3::int, 20)))) ELSE t.locked_until END",
+            "INSERT INTO login_throttle AS t (kind, key, failures, locked_until) VALUES ($1, lower($2), 1, "
+            "CASE WHEN $3::int <= 1 THEN now() + make_interval(secs => least($5::int, $4::int)) END) "
+            "ON CONFLICT (kind, key) DO UPDATE SET failures = " TH_COUNT ", updated_at = now(), "
+            "locked_until = CASE WHEN " TH_COUNT " >= $3::int THEN now() + make_interval(secs => "
+            "least($5::int, $4::int * power(2, least(" TH_COUNT " - $3::int, 20)))) ELSE t.locked_until END",
             5, p, NULL);
 }
 
@@ -141,10 +155,11 @@ static int issue(worker_t *w, const user_t *u, const char *family, tr_mpw_t *m)
     pw_token_hash(rt, hash);
     snprintf(ttl, sizeof ttl, "%d", w->cfg->refresh_ttl_s);
     const char *p[] = {u->id, family, hash, ttl};
-    int rc = db_exec(w->db,
-                     "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) VALUES "
-                     "($1::uuid, coalesce($2::uuid, gen_random_uuid()), decode($3, 'hex'), now() + make_interval(secs => $4::int))",
-                     4, p, NULL);
+    int rc = db_exec(
+        w->db,
+        "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) VALUES "
+        "($1::uuid, coalesce($2::uuid, gen_random_uuid()), decode($3, 'hex'), now() + make_interval(secs => $4::int))",
+        4, p, NULL);
     if (rc) {
         free(access);
         return rc;
@@ -170,8 +185,13 @@ static int issue(worker_t *w, const user_t *u, const char *family, tr_mpw_t *m)
 static int do_login(tr_actor_t *self, worker_t *w, const tr_msg_t *msg, const ctx_t *c)
 {
     char email[255], password[PW_MAX_BYTES + 1];
-    if (!mpget_str(msg, "email", email, sizeof email) || !mpget_str(msg, "password", password, sizeof password))
+    const char *v;
+    uint32_t n;
+    if (!mpget_view(msg, "email", &v, &n) || !mpget_view(msg, "password", &v, &n))
         return fail_reply(self, msg, FAIL_INVALID, "email and password are required", 0);
+    /* longer than any stored email or acceptable password: matches no account */
+    if (!mpget_str(msg, "email", email, sizeof email) || !mpget_str(msg, "password", password, sizeof password))
+        return fail_reply(self, msg, FAIL_BAD_CREDENTIALS, "email or password is wrong", 0);
     int secs = 0;
     int rc = locked_for(w, email, c->ip, &secs);
     if (rc)
@@ -248,7 +268,8 @@ static int do_refresh(tr_actor_t *self, worker_t *w, const tr_msg_t *msg, const 
         char detail[80];
         snprintf(detail, sizeof detail, "{\"family\":\"%s\"}", family);
         users_audit(w->db, user_id, "refresh_reuse", c->ip, c->rid, detail);
-        return fail_reply(self, msg, FAIL_TOKEN_REUSED, "refresh token was already used; all sessions of this login are revoked", 0);
+        return fail_reply(self, msg, FAIL_TOKEN_REUSED,
+                          "refresh token was already used; all sessions of this login are revoked", 0);
     }
     if (expired) {
         db_rollback(w->db);

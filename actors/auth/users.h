@@ -9,7 +9,7 @@
 typedef struct {
     char id[37];
     char email[255];
-    char name[101];
+    char name[401]; /* up to 100 characters of UTF-8: 400 bytes */
     char role[8];
     char created_at[32];
 } user_t;
