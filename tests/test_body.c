@@ -2,8 +2,8 @@
  * UUID formats, nesting depth, per-field rules (types, lengths in
  * characters, formats, unknown/duplicate/required fields), the error it
  * reports, and JSON <-> MessagePack both ways with hostile MessagePack. */
-#include "http/body.h"
 #include "common/fail.h"
+#include "http/body.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -18,11 +18,11 @@ static const field_rule_t register_rules[] = {
 };
 
 static const field_rule_t all_rules[] = {
-    {"s", F_STRING, false, 2, 5, FMT_NONE},      {"n", F_INT, false, 1, 10, FMT_NONE},
-    {"any", F_INT, false, 0, 0, FMT_NONE},       {"b", F_BOOL, false, 0, 0, FMT_NONE},
-    {"o", F_OBJECT, false, 0, 0, FMT_NONE},      {"a", F_ARRAY, false, 0, 3, FMT_NONE},
-    {"u", F_STRING, false, 0, 0, FMT_UUID},      {"r", F_STRING, false, 0, 0, FMT_ROLE},
-    {"t", F_STRING, false, 0, 0, FMT_TOKEN},     {"req", F_STRING, true, 0, 0, FMT_NONE},
+    {"s", F_STRING, false, 2, 5, FMT_NONE},  {"n", F_INT, false, 1, 10, FMT_NONE},
+    {"any", F_INT, false, 0, 0, FMT_NONE},   {"b", F_BOOL, false, 0, 0, FMT_NONE},
+    {"o", F_OBJECT, false, 0, 0, FMT_NONE},  {"a", F_ARRAY, false, 0, 3, FMT_NONE},
+    {"u", F_STRING, false, 0, 0, FMT_UUID},  {"r", F_STRING, false, 0, 0, FMT_ROLE},
+    {"t", F_STRING, false, 0, 0, FMT_TOKEN}, {"req", F_STRING, true, 0, 0, FMT_NONE},
 };
 #define NALL (sizeof all_rules / sizeof all_rules[0])
 
@@ -143,9 +143,15 @@ Test(body, utf8_invalid_sequences)
 
 Test(body, email_format)
 {
-    const char *good[] = {"a@b.co", "user@example.com", "first.last@example.co.uk", "x+tag@example.com",
-                          "o'brien@example.com", "UPPER@EXAMPLE.COM", "a-b@sub-domain.example.org",
-                          "1234@123.45", "!#$%&'*+/=?^_`{|}~-@example.com"};
+    const char *good[] = {"a@b.co",
+                          "user@example.com",
+                          "first.last@example.co.uk",
+                          "x+tag@example.com",
+                          "o'brien@example.com",
+                          "UPPER@EXAMPLE.COM",
+                          "a-b@sub-domain.example.org",
+                          "1234@123.45",
+                          "!#$%&'*+/=?^_`{|}~-@example.com"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         cr_assert(body_email_valid(good[i]), "%s", good[i]);
     const char *bad[] = {"",
@@ -241,10 +247,26 @@ Test(body, valid_register_body)
 Test(body, not_an_object_or_not_json)
 {
     body_error_t e;
-    const char *bad[] = {"", " ", "null", "[]", "[{\"req\":\"x\"}]", "\"req\"", "42", "true",
-                         "{", "}", "{\"req\":}", "{\"req\":\"x\",}", "{'req':'x'}", "{req:\"x\"}",
-                         "{\"req\":\"x\"} {}", "{\"req\":\"x\"}garbage", "{\"req\":\"x\"", "{\"req\":NaN}",
-                         "\xef\xbb\xbf{\"req\":\"x\"}" /* BOM */, "{\"req\":\"x\"/*c*/}"};
+    const char *bad[] = {"",
+                         " ",
+                         "null",
+                         "[]",
+                         "[{\"req\":\"x\"}]",
+                         "\"req\"",
+                         "42",
+                         "true",
+                         "{",
+                         "}",
+                         "{\"req\":}",
+                         "{\"req\":\"x\",}",
+                         "{'req':'x'}",
+                         "{req:\"x\"}",
+                         "{\"req\":\"x\"} {}",
+                         "{\"req\":\"x\"}garbage",
+                         "{\"req\":\"x\"",
+                         "{\"req\":NaN}",
+                         "\xef\xbb\xbf{\"req\":\"x\"}" /* BOM */,
+                         "{\"req\":\"x\"/*c*/}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(parse_all(bad[i], &e), 400, "body '%s'", bad[i]);
         cr_assert_str_eq(e.code, FAIL_INVALID);
@@ -337,10 +359,17 @@ Test(body, required_and_null)
 Test(body, wrong_types)
 {
     body_error_t e;
-    const char *bad[] = {"{\"req\":5}",          "{\"req\":true}",       "{\"req\":[\"x\"]}",
-                         "{\"req\":{}}",         "{\"req\":\"x\",\"n\":\"5\"}", "{\"req\":\"x\",\"n\":5.0}",
-                         "{\"req\":\"x\",\"b\":1}", "{\"req\":\"x\",\"b\":\"true\"}", "{\"req\":\"x\",\"o\":[]}",
-                         "{\"req\":\"x\",\"a\":{}}", "{\"req\":\"x\",\"s\":12}"};
+    const char *bad[] = {"{\"req\":5}",
+                         "{\"req\":true}",
+                         "{\"req\":[\"x\"]}",
+                         "{\"req\":{}}",
+                         "{\"req\":\"x\",\"n\":\"5\"}",
+                         "{\"req\":\"x\",\"n\":5.0}",
+                         "{\"req\":\"x\",\"b\":1}",
+                         "{\"req\":\"x\",\"b\":\"true\"}",
+                         "{\"req\":\"x\",\"o\":[]}",
+                         "{\"req\":\"x\",\"a\":{}}",
+                         "{\"req\":\"x\",\"s\":12}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(parse_all(bad[i], &e), 400, "%s", bad[i]);
         cr_assert_str_eq(e.code, FAIL_INVALID);

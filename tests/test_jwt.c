@@ -68,9 +68,9 @@ static char *craft(const char *header, const char *payload, const char *secret)
  * nothing but is appended, so tests override by omission via `omit`. */
 static char *payload(const char *omit, const char *extra)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "iss", "troupe", "aud", "troupe-api", "sub",
-                          SUB, "role", "user", "email", "a@example.com", "jti", "abc123", "iat", (json_int_t)NOW,
-                          "nbf", (json_int_t)NOW, "exp", (json_int_t)(NOW + 900));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "iss", "troupe", "aud", "troupe-api", "sub", SUB,
+                          "role", "user", "email", "a@example.com", "jti", "abc123", "iat", (json_int_t)NOW, "nbf",
+                          (json_int_t)NOW, "exp", (json_int_t)(NOW + 900));
     cr_assert(o);
     if (omit)
         json_object_del(o, omit);
@@ -233,9 +233,16 @@ Test(jwt, alg_none_is_refused)
 
 Test(jwt, other_algorithms_are_refused)
 {
-    const char *headers[] = {"{\"alg\":\"HS512\",\"typ\":\"JWT\"}", "{\"alg\":\"HS384\"}", "{\"alg\":\"RS256\"}",
-                             "{\"alg\":\"ES256\"}", "{\"alg\":\"hs256\"}", "{\"alg\":\"HS256 \"}",
-                             "{\"typ\":\"JWT\"}", "{\"alg\":256}", "{\"alg\":null}", "{\"alg\":[\"HS256\"]}"};
+    const char *headers[] = {"{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
+                             "{\"alg\":\"HS384\"}",
+                             "{\"alg\":\"RS256\"}",
+                             "{\"alg\":\"ES256\"}",
+                             "{\"alg\":\"hs256\"}",
+                             "{\"alg\":\"HS256 \"}",
+                             "{\"typ\":\"JWT\"}",
+                             "{\"alg\":256}",
+                             "{\"alg\":null}",
+                             "{\"alg\":[\"HS256\"]}"};
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         tj_claims_t c;
         cr_assert_eq(verify_with(headers[i], NULL, NULL, NOW, &c), TJ_EALG, "header %s", headers[i]);
@@ -330,11 +337,22 @@ Test(jwt, required_claims)
 Test(jwt, malformed_claims)
 {
     const char *bad[] = {
-        "{\"sub\":\"not-a-uuid\"}", "{\"sub\":\"0B7E8C1A-3F4D-4E5F-8A9B-0C1D2E3F4A5B\"}", "{\"sub\":42}",
-        "{\"sub\":\"\"}", "{\"jti\":\"\"}", "{\"jti\":7}", "{\"jti\":\"" /* 40 chars: too long */
-                                                     "0123456789012345678901234567890123456789\"}",
-        "{\"role\":\"root\"}", "{\"role\":\"administrator\"}", "{\"role\":\"\"}", "{\"role\":null}",
-        "{\"exp\":\"1700000900\"}", "{\"exp\":1700000900.5}", "{\"exp\":null}", "{\"iat\":true}",
+        "{\"sub\":\"not-a-uuid\"}",
+        "{\"sub\":\"0B7E8C1A-3F4D-4E5F-8A9B-0C1D2E3F4A5B\"}",
+        "{\"sub\":42}",
+        "{\"sub\":\"\"}",
+        "{\"jti\":\"\"}",
+        "{\"jti\":7}",
+        "{\"jti\":\"" /* 40 chars: too long */
+        "0123456789012345678901234567890123456789\"}",
+        "{\"role\":\"root\"}",
+        "{\"role\":\"administrator\"}",
+        "{\"role\":\"\"}",
+        "{\"role\":null}",
+        "{\"exp\":\"1700000900\"}",
+        "{\"exp\":1700000900.5}",
+        "{\"exp\":null}",
+        "{\"iat\":true}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_neq(verify_claims(NULL, bad[i], NOW), TJ_OK, "claims %s", bad[i]);
@@ -368,8 +386,18 @@ Test(jwt, failed_verify_leaves_no_claims)
 
 Test(jwt, garbage_is_malformed)
 {
-    const char *g[] = {"", "garbage", "a.b", "a.b.c.d", "..", "...", "a..c", ".b.c", "a b.c.d",
-                       "eyJhbGciOiJIUzI1NiJ9.e30=.abc", "eyJhbGciOiJIUzI1NiJ9.e30.a+c", "Bearer x.y.z",
+    const char *g[] = {"",
+                       "garbage",
+                       "a.b",
+                       "a.b.c.d",
+                       "..",
+                       "...",
+                       "a..c",
+                       ".b.c",
+                       "a b.c.d",
+                       "eyJhbGciOiJIUzI1NiJ9.e30=.abc",
+                       "eyJhbGciOiJIUzI1NiJ9.e30.a+c",
+                       "Bearer x.y.z",
                        "eyJhbGciOiJIUzI1NiJ9.e30.abc\n"};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
         cr_assert_eq(verify_str(g[i]), TJ_EMALFORMED, "token '%s'", g[i]);
