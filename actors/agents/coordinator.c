@@ -235,7 +235,10 @@ static int on_run(tr_actor_t *self, co_t *c, const tr_msg_t *msg)
     for (int i = 0; i < j->nparts; i++) {
         if (!enabled(c->cfg, j->parts[i].agent)) {
             j->parts[i].state = 2;
-            snprintf(j->parts[i].error, sizeof j->parts[i].error, "agent %s is disabled", j->parts[i].agent);
+            part_t *p = &j->parts[i];
+            char agent[sizeof p->agent];
+            memcpy(agent, p->agent, sizeof agent); /* gcc -Wrestrict sees one object */
+            snprintf(p->error, sizeof p->error, "agent %s is disabled", agent);
             j->open--;
             continue;
         }
