@@ -8,7 +8,10 @@
 
 /* Messages (payloads MessagePack):
  *   "node.info"    → reply "node.info.ok" {version, node, uptime_ms, actors}
- *   "node.metrics" → reply "node.metrics.ok" str (Prometheus text) */
+ *   "node.metrics" → reply "node.metrics.ok" str (Prometheus text)
+ *   "node.trace" {trace_id: 32 hex} → {trace_id, spans:[{span_id, parent_id,
+ *       name, actor, start_unix_ns, duration_ms, error, attrs}]} from the
+ *       recent-spans buffer (the single-node trace view) */
 extern const tr_behaviour_t troupe_node_behaviour;
 
 #endif

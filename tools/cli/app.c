@@ -116,6 +116,11 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     ag->code_max_bytes = (size_t)tr_config_int(cfg, "code_max_bytes");
     ag->store = "store";
     app->health.interval_ms = (int)tr_config_int(cfg, "health_interval_ms");
+    app->otel.endpoint = tr_config_str(cfg, "trace_otlp_url");
+    app->otel.interval_ms = (int)tr_config_int(cfg, "trace_export_interval_ms");
+    app->otel.timeout_ms = 2000;
+    app->otel.service = "troupe";
+    app->otel.node = tr_config_str(cfg, "node_name");
     app->health.enabled = t->enabled;
 
     if (auth_sup_spec(a, &app->auth_sup) || llm_sup_spec(l, &app->llm_sup) || agents_sup_spec(ag, &app->agents_sup)) {
@@ -126,6 +131,8 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     app->children[1] = (tr_child_spec_t){
         .name = "auth", .behaviour = &tr_supervisor_behaviour, .arg = &app->auth_sup, .restart = TR_PERMANENT};
     size_t n = 2;
+    app->children[n++] = (tr_child_spec_t){
+        .name = "otel", .behaviour = &otel_behaviour, .arg = &app->otel, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
         .name = "llm.sup", .behaviour = &tr_supervisor_behaviour, .arg = &app->llm_sup, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){

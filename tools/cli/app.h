@@ -11,6 +11,7 @@
 #include "health/health.h"
 #include "http/http.h"
 #include "llm/llm.h"
+#include "otel/otel.h"
 #include "tasks/tasks.h"
 #include "settings.h"
 
@@ -24,6 +25,7 @@ typedef struct app {
     tasks_config_t tasks;
     agents_config_t agents;
     health_config_t health;
+    otel_config_t otel;
     tr_sup_spec_t auth_sup, llm_sup, agents_sup;
     tr_child_spec_t children[8];
     tr_sup_spec_t root;

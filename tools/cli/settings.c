@@ -93,6 +93,10 @@ const tr_cfg_key_t troupe_settings[] = {
      false},
     {"metrics_token", TR_CFG_STR, "", 0, 256, NULL,
      "Bearer token a Prometheus scraper must send to /metrics (empty: loopback clients only)", true},
+    {"trace_otlp_url", TR_CFG_STR, "", 0, 512, NULL,
+     "OTLP/HTTP collector base URL for spans, e.g. http://127.0.0.1:4318 (empty: spans stay in memory only)", false},
+    {"trace_export_interval_ms", TR_CFG_INT, "1000", 50, 600000, NULL, "How often spans are sent to the collector",
+     false},
     {"health_interval_ms", TR_CFG_INT, "2000", 100, 600000, NULL, "How often the health actor pings the agents",
      false},
 };
