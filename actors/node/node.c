@@ -1,5 +1,6 @@
 /* node.c - the node actor (see node.h). */
 #include "node.h"
+#include "common/fail.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -72,14 +73,14 @@ static int trace_view(tr_actor_t *self, const tr_msg_t *msg)
     uint8_t id[16];
     char want[33];
     if (tr_mp_map_find(msg->payload, msg->payload_len, "trace_id", &r) || tr_mpr_str(&r, &s, &n) || n != 32)
-        return tr_reply_error(self, msg, TR_EINVAL, "trace_id must be 32 hex digits"), 0;
+        return fail_reply(self, msg, FAIL_INVALID, "trace_id must be 32 hex digits", 0);
     memcpy(want, s, 32);
     want[32] = '\0';
     char tp[56];
     snprintf(tp, sizeof tp, "00-%s-0000000000000001-01", want);
     uint8_t span[8], flags;
     if (tr_traceparent_parse(tp, id, span, &flags))
-        return tr_reply_error(self, msg, TR_EINVAL, "trace_id must be 32 lowercase hex digits"), 0;
+        return fail_reply(self, msg, FAIL_INVALID, "trace_id must be 32 lowercase hex digits (not all zero)", 0);
     tr_span_t *spans = calloc(MAX_SPANS, sizeof *spans);
     if (!spans)
         return tr_reply_error(self, msg, TR_ENOMEM, NULL), 0;
@@ -116,7 +117,7 @@ static int trace_view(tr_actor_t *self, const tr_msg_t *msg)
     free(spans);
     if (got == 0) {
         tr_mpw_free(&w);
-        return tr_reply_error(self, msg, TR_ENOPROC, "no spans of this trace in the recent buffer"), 0;
+        return fail_reply(self, msg, FAIL_NOT_FOUND, "no spans of this trace in the recent buffer", 0);
     }
     int rc = w.err ? tr_reply_error(self, msg, w.err, NULL) : tr_reply(self, msg, "node.trace.ok", w.buf, w.len);
     tr_mpw_free(&w);
