@@ -242,6 +242,38 @@ double tr_histogram_quantile(const tr_metric_t *m, double q)
     return m->bounds[m->nbounds - 1];
 }
 
+uint64_t tr_metrics_counter_sum(tr_metrics_t *self, const char *name, const char *label_substr)
+{
+    uint64_t sum = 0;
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n; i++) {
+        tr_metric_t *m = self->items[i];
+        if (m->kind == TR_COUNTER && strcmp(m->name, name) == 0 && (!label_substr || strstr(m->labels, label_substr)))
+            sum += atomic_load(&m->value);
+    }
+    pthread_mutex_unlock(&self->lock);
+    return sum;
+}
+
+void tr_metrics_histogram_sum(tr_metrics_t *self, const char *name, const char *label_substr, double bound,
+                              uint64_t *below, uint64_t *total)
+{
+    *below = *total = 0;
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n; i++) {
+        tr_metric_t *m = self->items[i];
+        if (m->kind != TR_HISTOGRAM || strcmp(m->name, name) != 0 || (label_substr && !strstr(m->labels, label_substr)))
+            continue;
+        for (size_t b = 0; b <= m->nbounds; b++) {
+            uint64_t c = atomic_load(&m->buckets[b]);
+            *total += c;
+            if (b < m->nbounds && m->bounds[b] <= bound)
+                *below += c;
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
 int tr_metrics_add_collector(tr_metrics_t *self, tr_metrics_collector_fn fn, void *arg)
 {
     pthread_mutex_lock(&self->lock);

@@ -50,6 +50,14 @@ uint64_t tr_histogram_count(const tr_metric_t *m);
 /* Estimated quantile (0..1) from the buckets (linear within a bucket). */
 double tr_histogram_quantile(const tr_metric_t *m, double q);
 
+/* Sums over every label set of a family (for SLIs computed in-process):
+ * counters whose labels contain `label_substr` (NULL = all); histogram
+ * observations in total and at or below `bound` (which should be one of the
+ * histogram's bucket bounds; otherwise the nearest bound below is used). */
+uint64_t tr_metrics_counter_sum(tr_metrics_t *self, const char *name, const char *label_substr);
+void tr_metrics_histogram_sum(tr_metrics_t *self, const char *name, const char *label_substr, double bound,
+                              uint64_t *below, uint64_t *total);
+
 /* Collectors add samples computed at scrape time (e.g. per-actor figures).
  * They run under the registry's render lock; they must not create metrics. */
 typedef void (*tr_metrics_collector_fn)(tr_mbuf_t *out, void *arg);

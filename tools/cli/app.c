@@ -121,6 +121,11 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     app->otel.timeout_ms = 2000;
     app->otel.service = "troupe";
     app->otel.node = tr_config_str(cfg, "node_name");
+    app->slo.availability = (double)tr_config_int(cfg, "slo_availability") / 1000.0;
+    app->slo.latency_s = (double)tr_config_int(cfg, "slo_latency_ms") / 1000.0;
+    app->slo.latency_target = (double)tr_config_int(cfg, "slo_latency_target") / 100.0;
+    app->slo.task_success = (double)tr_config_int(cfg, "slo_task_success") / 100.0;
+    app->slo.snapshot_ms = 10000;
     app->health.enabled = t->enabled;
 
     if (auth_sup_spec(a, &app->auth_sup) || llm_sup_spec(l, &app->llm_sup) || agents_sup_spec(ag, &app->agents_sup)) {
@@ -133,6 +138,8 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     size_t n = 2;
     app->children[n++] = (tr_child_spec_t){
         .name = "otel", .behaviour = &otel_behaviour, .arg = &app->otel, .restart = TR_PERMANENT};
+    app->children[n++] = (tr_child_spec_t){
+        .name = "slo", .behaviour = &slo_behaviour, .arg = &app->slo, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
         .name = "llm.sup", .behaviour = &tr_supervisor_behaviour, .arg = &app->llm_sup, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){

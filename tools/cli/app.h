@@ -12,6 +12,7 @@
 #include "http/http.h"
 #include "llm/llm.h"
 #include "otel/otel.h"
+#include "slo/slo.h"
 #include "tasks/tasks.h"
 #include "settings.h"
 
@@ -26,8 +27,9 @@ typedef struct app {
     agents_config_t agents;
     health_config_t health;
     otel_config_t otel;
+    slo_config_t slo;
     tr_sup_spec_t auth_sup, llm_sup, agents_sup;
-    tr_child_spec_t children[8];
+    tr_child_spec_t children[12];
     tr_sup_spec_t root;
     tr_pid_t root_pid;
 } app_t;

@@ -97,6 +97,13 @@ const tr_cfg_key_t troupe_settings[] = {
      "OTLP/HTTP collector base URL for spans, e.g. http://127.0.0.1:4318 (empty: spans stay in memory only)", false},
     {"trace_export_interval_ms", TR_CFG_INT, "1000", 50, 600000, NULL, "How often spans are sent to the collector",
      false},
+    {"slo_availability", TR_CFG_INT, "995", 900, 999, NULL,
+     "Availability objective in permille of API requests not answered 5xx (995 = 99.5 %)", false},
+    {"slo_latency_ms", TR_CFG_INT, "250", 1, 60000, NULL,
+     "Latency objective threshold; use a histogram bucket bound (ms): 100, 250, 500, 1000, 2500", false},
+    {"slo_latency_target", TR_CFG_INT, "95", 50, 99, NULL, "Percent of API requests that must beat the threshold",
+     false},
+    {"slo_task_success", TR_CFG_INT, "95", 50, 99, NULL, "Percent of finished tasks that must succeed", false},
     {"health_interval_ms", TR_CFG_INT, "2000", 100, 600000, NULL, "How often the health actor pings the agents",
      false},
 };
