@@ -31,6 +31,7 @@ static const struct {
     {core_routes, NULL},
     {http_auth_routes, &http_auth_routes_count},
     {http_task_routes, &http_task_routes_count},
+    {http_admin_routes, &http_admin_routes_count},
 };
 
 static size_t table_len(size_t t)
@@ -46,6 +47,16 @@ static void add_common_headers(req_t *r, struct MHD_Response *resp)
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    static const uint8_t zero[16];
+    if (memcmp(r->trace_id, zero, 16) != 0) {
+        tr_envelope_t e;
+        memcpy(e.trace_id, r->trace_id, 16);
+        memcpy(e.span_id, r->span_id, 8);
+        e.trace_flags = r->trace_flags;
+        char tp[56];
+        tr_traceparent_format(&e, tp);
+        MHD_add_response_header(resp, "traceparent", tp);
+    }
     if (r->rl_applied && r->rl.limit > 0) {
         char v[32];
         snprintf(v, sizeof v, "%d", r->rl.limit);
@@ -322,15 +333,17 @@ static bool sane_request_id(const char *s)
     return true;
 }
 
+/* A pattern has at most one parameter segment: {id} (a UUID) or {trace}
+ * (a W3C trace id); req_begin checks its format. */
 static bool path_match(const char *pattern, const char *url, char *id, size_t idcap)
 {
-    const char *brace = strstr(pattern, "{id}");
+    const char *brace = strchr(pattern, '{');
     if (!brace)
         return strcmp(pattern, url) == 0;
     size_t pre = (size_t)(brace - pattern);
     if (strncmp(pattern, url, pre) != 0)
         return false;
-    const char *rest = brace + 4, *seg = url + pre;
+    const char *rest = strchr(brace, '}') + 1, *seg = url + pre;
     const char *end = strchr(seg, '/');
     size_t seglen = end ? (size_t)(end - seg) : strlen(seg);
     if (strcmp(end ? end : "", rest) != 0 || seglen == 0 || seglen >= idcap)
@@ -423,14 +436,48 @@ static bool authenticate(req_t *r)
     return true;
 }
 
+static bool trace_id_valid(const char *s)
+{
+    if (strlen(s) != 32)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+/* The request's span: a child of the client's traceparent if it sent a
+ * valid one, else the root of a new (sampled) trace. Envelopes sent for
+ * this request carry our span as their parent. */
 static void trace_context(req_t *r)
 {
     const char *tp = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "traceparent");
-    if (tp && tr_traceparent_parse(tp, r->trace_id, r->span_id, &r->trace_flags) == 0)
+    if (!tp || tr_traceparent_parse(tp, r->trace_id, r->parent_id, &r->trace_flags) != 0) {
+        tr_trace_new_id(r->trace_id, sizeof r->trace_id);
+        memset(r->parent_id, 0, sizeof r->parent_id);
+        r->trace_flags = 1;
+    }
+    tr_trace_new_id(r->span_id, sizeof r->span_id);
+    r->span_start_ns = tr_trace_now_ns();
+}
+
+static void record_span(req_t *r)
+{
+    static const uint8_t zero[16];
+    if (memcmp(r->trace_id, zero, 16) == 0 || !(r->trace_flags & 1))
         return;
-    randombytes_buf(r->trace_id, sizeof r->trace_id);
-    randombytes_buf(r->span_id, sizeof r->span_id);
-    r->trace_flags = 1;
+    tr_span_t s;
+    memcpy(s.trace_id, r->trace_id, 16);
+    memcpy(s.span_id, r->span_id, 8);
+    memcpy(s.parent_id, r->parent_id, 8);
+    snprintf(s.name, sizeof s.name, "HTTP %s %s", r->method, r->route ? r->route->path : "?");
+    snprintf(s.actor, sizeof s.actor, "http");
+    s.start_ns = r->span_start_ns;
+    s.end_ns = tr_trace_now_ns();
+    s.error = r->status >= 500;
+    snprintf(s.attrs, sizeof s.attrs, "http.status_code=%d;http.route=%s;request_id=%s", r->status,
+             r->route ? r->route->name : "unmatched", r->request_id);
+    tr_trace_record(r->b->sys, &s);
 }
 
 static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, const char *method)
@@ -441,6 +488,7 @@ static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, 
     r->b = b;
     r->conn = c;
     r->start_ns = tr_mono_ns();
+    snprintf(r->method, sizeof r->method, "%.7s", method);
     atomic_fetch_add(&b->inflight, 1);
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     if (sane_request_id(rid)) {
@@ -464,7 +512,8 @@ static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, 
             http_reply_error(r, 404, FAIL_NOT_FOUND, "no such route");
         return r;
     }
-    if (strstr(r->route->path, "{id}") && !body_uuid_valid(r->path_id)) {
+    if ((strstr(r->route->path, "{id}") && !body_uuid_valid(r->path_id)) ||
+        (strstr(r->route->path, "{trace}") && !trace_id_valid(r->path_id))) {
         http_reply_error(r, 404, FAIL_NOT_FOUND, "no such resource");
         return r;
     }
@@ -572,9 +621,29 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
              r->status ? r->status : 499);
     tr_counter_inc(tr_metrics_counter(m, "troupe_http_requests_total", "HTTP requests by route and status", labels));
     snprintf(labels, sizeof labels, "route=\"%s\"", r->route ? r->route->name : "unmatched");
+    /* bounds include the SLO thresholds (0.25 s ours, 2 s the plan's) */
+    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2,
+                                    0.25,  0.5,    1,     2,    2.5,   5,    10,  30};
+    double secs = (double)(tr_mono_ns() - r->start_ns) / 1e9;
     tr_histogram_observe(tr_metrics_histogram(m, "troupe_http_request_duration_seconds",
-                                              "HTTP request latency by route", labels, NULL, 0),
-                         (double)(tr_mono_ns() - r->start_ns) / 1e9);
+                                              "HTTP request latency by route", labels, bounds,
+                                              sizeof bounds / sizeof bounds[0]),
+                         secs);
+    record_span(r);
+    if (tr_log_get_level() <= TR_LOG_INFO) { /* the access log: ids, never bodies or tokens */
+        char status[8], ms[24], trace[33] = "";
+        static const char d[] = "0123456789abcdef";
+        for (int i = 0; i < 16; i++) {
+            trace[2 * i] = d[r->trace_id[i] >> 4];
+            trace[2 * i + 1] = d[r->trace_id[i] & 15];
+        }
+        trace[32] = '\0';
+        snprintf(status, sizeof status, "%d", r->status ? r->status : 499);
+        snprintf(ms, sizeof ms, "%.3f", secs * 1000);
+        tr_logkv(TR_LOG_INFO, "http request", "method", r->method, "route", r->route ? r->route->name : "unmatched",
+                 "status", status, "duration_ms", ms, "request_id", r->request_id, "user_id",
+                 r->has_user ? r->user.sub : "", "trace_id", trace, NULL);
+    }
     json_decref(r->json);
     free(r->body);
     free(r);

@@ -43,8 +43,11 @@ struct req {
     json_t *json;        /* the validated body */
     tj_claims_t user;    /* when authenticated */
     bool has_user;
+    char method[8];
     uint8_t trace_id[16];
-    uint8_t span_id[8];
+    uint8_t span_id[8];   /* this request's span */
+    uint8_t parent_id[8]; /* the client's span, if it sent a traceparent */
+    uint64_t span_start_ns;
     uint8_t trace_flags;
     uint64_t start_ns;
     rl_result_t rl;      /* the tightest limit that applied */
@@ -83,6 +86,8 @@ const char *http_auth_worker(req_t *r, char *buf, size_t cap);
 
 extern const route_t http_auth_routes[];
 extern const size_t http_auth_routes_count;
+extern const route_t http_admin_routes[];
+extern const size_t http_admin_routes_count;
 extern const route_t http_task_routes[];
 extern const size_t http_task_routes_count;
 
