@@ -112,7 +112,30 @@ const char *db_sqlstate(const db_t *self)
     return self->sqlstate;
 }
 
+/* A span per statement, named by its first keyword: never the parameters. */
+static void sql_span(const char *sql, uint64_t start, bool error)
+{
+    char name[32] = "sql ";
+    size_t k = 4;
+    while (*sql == ' ' || *sql == '\n')
+        sql++;
+    for (; *sql && *sql != ' ' && *sql != '\n' && k < sizeof name - 1; sql++)
+        name[k++] = *sql;
+    name[k] = '\0';
+    tr_trace_child(name, start, tr_trace_now_ns(), error, "db.system=postgresql");
+}
+
+static int exec_params(db_t *self, const char *sql, int n, const char *const *params, PGresult **res);
+
 int db_exec(db_t *self, const char *sql, int n, const char *const *params, PGresult **res)
+{
+    uint64_t t0 = tr_trace_now_ns();
+    int rc = exec_params(self, sql, n, params, res);
+    sql_span(sql, t0, rc != 0 && rc != TR_EEXIST);
+    return rc;
+}
+
+static int exec_params(db_t *self, const char *sql, int n, const char *const *params, PGresult **res)
 {
     if (res)
         *res = NULL;
