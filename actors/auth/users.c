@@ -84,6 +84,14 @@ int users_set_role(db_t *db, const char *id, const char *role)
 void users_audit(db_t *db, const char *user_id, const char *event, const char *ip, const char *request_id,
                  const char *detail_json)
 {
+    /* every audited event is also counted (logins, failures, throttles, ...) */
+    tr_actor_t *self = tr_current();
+    if (self) {
+        char labels[80];
+        tr_metrics_label(labels, sizeof labels, "event", event);
+        tr_counter_inc(tr_metrics_counter(tr_system_metrics(tr_self_system(self)), "troupe_auth_events_total",
+                                          "Security events of the auth workers (also in the audit log)", labels));
+    }
     const char *p[] = {user_id && *user_id ? user_id : NULL, event, ip && *ip ? ip : NULL,
                        request_id && *request_id ? request_id : NULL, detail_json ? detail_json : "{}"};
     int rc = db_exec(db, "INSERT INTO audit_log (user_id, event, ip, request_id, detail) VALUES ($1::uuid, $2, $3, $4, $5::jsonb)",

@@ -43,8 +43,19 @@ void db_destroy(db_t **self_p)
     *self_p = NULL;
 }
 
+/* troupe_db_up: 1 while the last connection attempt or statement worked */
+static void set_up(bool up)
+{
+    tr_actor_t *self = tr_current();
+    if (self)
+        tr_gauge_set(tr_metrics_gauge(tr_system_metrics(tr_self_system(self)), "troupe_db_up",
+                                      "Postgres reachable from the auth/task actors (1) or not (0)", NULL),
+                     up ? 1 : 0);
+}
+
 static void mark_down(db_t *self, const char *why)
 {
+    set_up(false);
     if (self->conn) {
         PQfinish(self->conn);
         self->conn = NULL;
@@ -88,6 +99,7 @@ static bool ensure(db_t *self)
         return false;
     }
     PQsetNoticeProcessor(self->conn, on_notice, NULL);
+    set_up(true);
     if (self->logged_down)
         tr_log(TR_LOG_INFO, "database reachable again");
     self->logged_down = false;
