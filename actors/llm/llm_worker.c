@@ -35,6 +35,7 @@ typedef struct {
     size_t raw_len, raw_cap;
     int tokens_streamed;
     int64_t prompt_tokens, completion_tokens;
+    char model[128]; /* the model the server was asked for (embed has its own) */
     bool done, bad;
     char error[256];
 } call_t;
@@ -203,10 +204,12 @@ static char *build(const worker_t *w, const tr_msg_t *body, const char *kind, co
     c->stream = !c->embed;
     if (c->embed) {
         const char *em = json_string_value(json_object_get(in, "model"));
-        json_object_set_new(req, "model", json_string(em ? em : w->cfg->embed_model));
+        snprintf(c->model, sizeof c->model, "%s", em ? em : w->cfg->embed_model);
+        json_object_set_new(req, "model", json_string(c->model));
         json_object_set(req, "input", json_object_get(in, "input"));
         snprintf(url, urlcap, "%.*s%s", (int)bl, base, c->openai ? "/v1/embeddings" : "/api/embed");
     } else if (strcmp(kind, "chat") == 0 || c->openai) {
+        snprintf(c->model, sizeof c->model, "%s", model);
         json_object_set_new(req, "model", json_string(model));
         json_t *msgs = json_object_get(in, "messages");
         if (!msgs) { /* generate on an OpenAI server: one user message */
@@ -225,6 +228,7 @@ static char *build(const worker_t *w, const tr_msg_t *body, const char *kind, co
             json_object_set(req, "options", json_object_get(in, "options"));
         snprintf(url, urlcap, "%.*s%s", (int)bl, base, c->openai ? "/v1/chat/completions" : "/api/chat");
     } else {
+        snprintf(c->model, sizeof c->model, "%s", model);
         json_object_set_new(req, "model", json_string(model));
         json_object_set(req, "prompt", json_object_get(in, "prompt"));
         if (json_object_get(in, "system"))
@@ -420,9 +424,12 @@ static int on_call(tr_actor_t *self, worker_t *w, const tr_msg_t *msg)
     free(json);
     double secs = (double)(tr_mono_ns() - t0) / 1e9;
     tr_histogram_observe(w->m_latency, secs);
+    /* the coordinator hears first: a caller reacting to this answer (a
+     * retry, llm.status) then rarely finds the slot or breaker stale */
+    report(self, worker, out == OUT_OK, out != OUT_BAD_REQUEST && out != OUT_NOT_FOUND);
     if (out == OUT_OK) {
         if (c.embed) {
-            reply_embed(self, &req, &c, model);
+            reply_embed(self, &req, &c, c.model);
         } else {
             tr_counter_add(w->m_tokens_in, (uint64_t)(c.prompt_tokens > 0 ? c.prompt_tokens : 0));
             tr_counter_add(w->m_tokens_out, (uint64_t)(c.completion_tokens > 0 ? c.completion_tokens : c.tokens_streamed));
@@ -452,7 +459,6 @@ static int on_call(tr_actor_t *self, worker_t *w, const tr_msg_t *msg)
                                                     : FAIL_UNAVAILABLE;
         fail_reply(self, &req, code, c.error, 0);
     }
-    report(self, worker, out == OUT_OK, out != OUT_BAD_REQUEST && out != OUT_NOT_FOUND);
     call_free(&c);
     return 0;
 }
