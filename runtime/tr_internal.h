@@ -137,6 +137,11 @@ extern _Thread_local tr_actor_t *tr__self;
 /* mailbox.c */
 void tr__cache_release_all(tr_system_t *sys, bool own_thread_only);
 void tr__thread_release(tr_system_t *sys);
+/* wait_ms for tr__send_env: -1 = the target's policy, -2 = never wait,
+ * TR_WAIT_CONTROL = never wait and, on failure, no dead letter: the
+ * runtime's own signals (the tr.stop wake-up) are not messages anyone
+ * sent, so losing one to an actor that is already going loses nothing. */
+#define TR_WAIT_CONTROL (-3)
 int tr__send_env(tr_system_t *sys, tr_pid_t pid, tr_envelope_t *env, int64_t wait_ms);
 void tr__fill_out(tr_system_t *sys, tr_envelope_t *env, const char *type, const void *payload, size_t len,
                   const tr_send_opts_t *opts);

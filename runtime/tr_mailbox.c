@@ -336,10 +336,12 @@ static bool room_now(void *sock)
     return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLOUT);
 }
 
-/* wait_ms: -1 = policy default, -2 = never wait (control messages). */
+/* wait_ms: -1 = policy default, -2 = never wait (replies), TR_WAIT_CONTROL
+ * (see tr_internal.h). */
 static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wait_ms)
 {
     tr_actor_t *rec = e->rec;
+    bool control = wait_ms == TR_WAIT_CONTROL;
     size_t size = tr_envelope_size(env);
     if (size > sys->opts.max_message) {
         tr__dead_letter(sys, rec, DL_MALFORMED, env);
@@ -357,14 +359,15 @@ static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wa
     if (!tr__accepts(rec, e->pid)) {
         atomic_fetch_sub(&rec->inflight, 1);
         zmq_msg_close(&m);
-        tr__dead_letter(sys, rec, DL_NOPROC, env);
+        if (!control)
+            tr__dead_letter(sys, rec, DL_NOPROC, env);
         return TR_ENOPROC;
     }
     int rc = 0;
     if (zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) < 0 && !(zmq_errno() == EAGAIN && room_now(e->sock) &&
                                                           zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) >= 0)) {
         rc = TR_EFULL;
-        if (zmq_errno() == EAGAIN && wait_ms != -2 && rec->opts.overflow == TR_OVERFLOW_BLOCK) {
+        if (zmq_errno() == EAGAIN && wait_ms >= -1 && rec->opts.overflow == TR_OVERFLOW_BLOCK) {
             int64_t left = tr_deadline_left_ms(env->deadline_ms);
             if (left < 0)
                 left = wait_ms >= 0 ? wait_ms : sys->opts.send_timeout_ms;
@@ -390,9 +393,12 @@ static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wa
     if (rc) {
         zmq_msg_close(&m);
         int why = rc == TR_ETIMEDOUT ? DL_TIMEOUT : (rec->opts.overflow == TR_OVERFLOW_DROP_OLDEST ? DL_DROPPED : DL_FULL);
-        tr__dead_letter(sys, rec, why, env);
+        if (!control)
+            tr__dead_letter(sys, rec, why, env);
         return rc;
     }
+    if (control)
+        return 0; /* not a message: keep it out of the actor's figures */
     atomic_fetch_add_explicit(&rec->sent, 1, memory_order_relaxed);
     if (tr__self)
         atomic_store_explicit(&tr__self->msgs_out,
@@ -411,7 +417,7 @@ static int send_addr(tr_system_t *sys, const char *to, tr_pid_t known, tr_envelo
     centry_t *e;
     int rc = cache_target(c, to, known, &e);
     if (rc) {
-        if (rc == TR_ENOPROC)
+        if (rc == TR_ENOPROC && wait_ms != TR_WAIT_CONTROL)
             tr__dead_letter(sys, NULL, DL_NOPROC, env);
         return rc;
     }

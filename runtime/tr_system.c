@@ -1180,7 +1180,7 @@ int tr_stop(tr_system_t *sys, tr_pid_t pid, const char *reason, int timeout_ms)
      * will see the flag after the current message. */
     tr_envelope_t env;
     tr__fill_out(sys, &env, "tr.stop", NULL, 0, NULL);
-    tr__send_env(sys, pid, &env, -2);
+    tr__send_env(sys, pid, &env, TR_WAIT_CONTROL);
     return wait_dead(sys, rec, pid, timeout_ms);
 }
 
