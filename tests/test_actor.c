@@ -25,7 +25,7 @@ Test(actor, spawn_runs_init_and_stop_runs_terminate_once)
     cr_assert_eq(tr_stop(g_sys, pid, NULL, T_WAIT_MS), 0);
     cr_assert_not(tr_alive(g_sys, pid));
     cr_assert_eq(ev_count("term:p1"), 1);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("term:p1", &e));
     cr_assert_str_eq(e.detail, "shutdown", "default stop reason");
     cr_assert_eq(tr_system_actor_count(g_sys), base);
@@ -38,7 +38,7 @@ Test(actor, stop_reason_reaches_terminate)
     tr_pid_t pid;
     cr_assert_eq(tr_spawn(g_sys, "p2", probe(), NULL, NULL, &pid), 0);
     cr_assert_eq(tr_stop(g_sys, pid, "shutdown: test over", T_WAIT_MS), 0);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("term:p2", &e));
     cr_assert_str_eq(e.detail, "shutdown: test over");
 }
@@ -190,7 +190,7 @@ Test(actor, reply_without_reply_to_is_einval)
     cr_assert_eq(tr_spawn(g_sys, "noreply", probe(), NULL, NULL, &pid), 0);
     cr_assert_eq(tr_send(g_sys, "noreply", "ping", NULL, 0), 0);
     cr_assert_eq(tr_wait(g_sys, pid, T_WAIT_MS), 0);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("term:noreply", &e));
     cr_assert(strstr(e.detail, "EINVAL"), "reason: %s", e.detail);
 }
@@ -211,7 +211,7 @@ static void ask_crash_quickly(const char *type, const char *want_in_reason)
     cr_assert_str_eq(code, "ECRASH");
     cr_assert(strstr(message, want_in_reason), "message: %s", message);
     cr_assert_eq(tr_wait(g_sys, pid, T_WAIT_MS), 0);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("term:victim", &e));
     cr_assert(strncmp(e.detail, "crash", 5) == 0, "terminate reason: %s", e.detail);
     cr_assert(strstr(e.detail, want_in_reason), "terminate reason: %s", e.detail);
@@ -233,7 +233,7 @@ Test(actor, tr_exit_normal_is_a_normal_stop)
     cr_assert_eq(tr_spawn(g_sys, "quits", probe(), NULL, NULL, &pid), 0);
     cr_assert_eq(tr_send(g_sys, "quits", "exit_normal", NULL, 0), 0);
     cr_assert_eq(tr_wait(g_sys, pid, T_WAIT_MS), 0);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("term:quits", &e));
     cr_assert_str_eq(e.detail, "normal");
 }
@@ -272,7 +272,7 @@ Test(actor, expired_message_is_not_handled_and_is_a_dead_letter)
     gate_open();
     cr_assert_eq(ask_rc(g_sys, "late", "ping", T_WAIT_MS), 0);
     cr_assert_eq(ev_count("num:late"), 1, "only the message without a deadline was handled");
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("num:late", &e));
     cr_assert_str_eq(e.detail, "2");
     cr_assert_eq(tr_dead_letters(g_sys), dl + 1);
@@ -290,7 +290,7 @@ Test(actor, deadline_is_inherited_by_messages_sent_while_handling)
     tr_reply_close(&rep);
     uint64_t after = tr_wall_ms();
     cr_assert(ev_wait("deadline:sink", 1, T_WAIT_MS));
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("deadline:sink", &e);
     uint64_t d = strtoull(e.detail, NULL, 10);
     cr_assert_geq(d, before + 60000, "the ask's deadline travelled on");
@@ -317,7 +317,7 @@ Test(actor, monitor_reports_down_with_reason)
     cr_assert_gt(watch("w", target), 0);
     cr_assert_eq(tr_send(g_sys, "target", "crash", NULL, 0), 0);
     cr_assert(ev_wait("down:w", 1, T_WAIT_MS));
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("down:w", &e);
     cr_assert_str_eq(e.detail, "crash: boom");
     ev_last("downpid:w", &e);
@@ -334,7 +334,7 @@ Test(actor, monitor_of_normal_stop_and_of_dead_pid)
     watch("w", target);
     cr_assert_eq(ask_rc(g_sys, "target", "stop", T_WAIT_MS), 0);
     cr_assert(ev_wait("down:w", 1, T_WAIT_MS));
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("down:w", &e);
     cr_assert_str_eq(e.detail, "normal");
 
@@ -356,7 +356,7 @@ Test(actor, monitors_from_several_watchers)
     cr_assert_eq(tr_stop(g_sys, target, "shutdown", T_WAIT_MS), 0);
     cr_assert(ev_wait("down:w1", 1, T_WAIT_MS));
     cr_assert(ev_wait("down:w2", 1, T_WAIT_MS));
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("down:w2", &e);
     cr_assert_str_eq(e.detail, "shutdown");
 }
@@ -412,7 +412,7 @@ Test(actor, destroy_terminates_in_reverse_start_order)
     cr_assert_null(g_sys);
     char got[256];
     cr_assert_str_eq(ev_join(from, "term:", got, sizeof got), "term:s3,term:s2,term:s1");
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("term:s1", &e);
     cr_assert_str_eq(e.detail, "shutdown");
 }

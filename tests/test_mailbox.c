@@ -228,9 +228,31 @@ Test(mailbox, mailbox_left_at_stop_becomes_dead_letters)
     cr_assert_eq(ev_count("num:st"), 0, "a stopping actor handles nothing more");
     cr_assert_eq(tr_dead_letters(g_sys) - dl0, 3, "the three queued messages are dead letters");
     cr_assert_eq(metric_value(g_sys, "troupe_dead_letters_total{reason=\"stopped\"}"), 3);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     cr_assert(ev_last("term:st", &e));
     cr_assert_str_eq(e.detail, "shutdown");
+}
+
+Test(mailbox, stopping_a_busy_actor_with_a_full_mailbox)
+{
+    /* tr_stop cannot even queue its wake-up: the actor still stops after
+     * its current message, and the wake-up is not counted as a lost
+     * message (only the queued ones are) */
+    tr_pid_t pid = spawn_blocked("sf", TR_OVERFLOW_FAIL);
+    int queued = 0;
+    for (uint64_t i = 1; i <= 64; i++) {
+        if (send_num("sf", i))
+            break;
+        queued++;
+    }
+    cr_assert_lt(queued, 64);
+    uint64_t dl0 = tr_dead_letters(g_sys);
+    cr_assert_eq(tr_stop(g_sys, pid, "shutdown", 0), TR_ETIMEDOUT);
+    cr_assert_eq(tr_dead_letters(g_sys), dl0, "the stop request is not a dead letter");
+    gate_open();
+    cr_assert_eq(tr_wait(g_sys, pid, T_WAIT_MS), 0);
+    cr_assert_eq(tr_dead_letters(g_sys) - dl0, (uint64_t)queued);
+    cr_assert_eq(ev_count("num:sf"), 0);
 }
 
 typedef struct {

@@ -94,7 +94,7 @@ Test(sup, starts_in_order_and_stops_in_reverse)
     int from = ev_n();
     cr_assert_eq(tr_stop(g_sys, sup, NULL, T_WAIT_MS), 0);
     cr_assert_str_eq(lifecycle(from, got, sizeof got), "term:c,term:b,term:a");
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("term:a", &e);
     cr_assert_str_eq(e.detail, "shutdown");
     tr_pid_t p;
@@ -110,7 +110,7 @@ Test(sup, one_for_one_restarts_only_the_crashed_child)
     cr_assert(wait_lifecycle(from, 2));
     char got[512];
     cr_assert_str_eq(lifecycle(from, got, sizeof got), "term:b,init:b");
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("term:b", &e);
     cr_assert_str_eq(e.detail, "crash: boom");
     cr_assert_eq(pid_of("a"), a);
@@ -131,7 +131,7 @@ Test(sup, one_for_all_restarts_everyone_in_order)
                      "the others stop in reverse order, then all start in order");
     cr_assert_neq(pid_of("a"), a);
     cr_assert_neq(pid_of("c"), c);
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("term:a", &e);
     cr_assert_str_eq(e.detail, "shutdown");
 }
@@ -258,7 +258,7 @@ Test(sup, tr_exit_is_reported_as_a_crash)
     tr_reply_close(&rep);
     cr_assert_eq(tr_send(g_sys, "k", "exit", NULL, 0), 0);
     cr_assert(ev_wait("down:w", 1, T_WAIT_MS));
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("down:w", &e);
     cr_assert_str_eq(e.detail, "crash: kaboom");
     cr_assert(ev_wait("init:k", 2, T_WAIT_MS));

@@ -33,7 +33,7 @@ Test(timer, send_after_fires_once_not_early_with_its_payload)
     cr_assert_gt(id, 0);
     memset(&u, 0, sizeof u); /* the timer keeps its own copy */
     cr_assert(ev_wait("num:rx", 1, T_WAIT_MS));
-    ev_t e;
+    ev_t e = {.mono_ms = 0};
     ev_last("num:rx", &e);
     cr_assert_str_eq(e.detail, "7");
     cr_assert_geq(e.mono_ms - t0, 150, "fired after %llu ms", (unsigned long long)(e.mono_ms - t0));
@@ -121,61 +121,80 @@ Test(timer, cancelling_one_leaves_the_others)
     cr_assert_eq(tr_timer_cancel(g_sys, ids[3]), 0); /* one in the middle */
     cr_assert(ev_wait("num:rx", 4, T_WAIT_MS));
     marker("rx", 600);
-    char got[64];
-    cr_assert_str_eq(ev_join(0, "num:", got, sizeof got), "num:rx,num:rx,num:rx,num:rx");
-    const char *want[] = {"1", "2", "4", "5"};
-    int k = 0;
+    cr_assert_eq(ev_count("num:rx"), 4);
+    /* exactly the four left, whatever order jitter gave them */
+    int seen[6] = {0};
     pthread_mutex_lock(&g_ev.mu);
-    for (int i = 0; i < g_ev.n && k < 4; i++)
-        if (strcmp(g_ev.ev[i].what, "num:rx") == 0 && strcmp(g_ev.ev[i].detail, want[k]) == 0)
-            k++;
+    for (int i = 0; i < g_ev.n; i++)
+        if (strcmp(g_ev.ev[i].what, "num:rx") == 0)
+            seen[atoi(g_ev.ev[i].detail) % 6]++;
     pthread_mutex_unlock(&g_ev.mu);
-    cr_assert_eq(k, 4, "the remaining timers fired in due order");
+    cr_assert(seen[0] == 0 && seen[3] == 0, "cancelled timers stayed silent");
+    cr_assert(seen[1] == 1 && seen[2] == 1 && seen[4] == 1 && seen[5] == 1, "the others fired once each");
 }
 
 Test(timer, timers_fire_in_due_order_whatever_the_scheduling_order)
 {
+    /* Due = (when tr.timers handles the add) + delay, and that moment is only
+     * known to lie between our send (s[i]) and the marker's delivery (m).
+     * So timer x delivered before y is wrong only if x cannot have been due
+     * first: s[x] + d[x] > m + d[y]. On a quiet machine the window m - s is
+     * a millisecond or two and every pair is checked; a stalled machine only
+     * checks fewer pairs, it never fails a correct heap. */
     rx("rx");
-    /* due times 30 ms apart, scheduled shuffled */
-    static const int order[] = {5, 2, 8, 0, 9, 3, 7, 1, 6, 4};
-    for (int i = 0; i < 10; i++) {
-        u64buf_t u = mp_u64((uint64_t)order[i]);
-        cr_assert_gt(tr_send_after(g_sys, 50 + 30 * order[i], "rx", "num", u.b, u.len), 0);
+    enum { N = 10 };
+    static const int order[N] = {5, 2, 8, 0, 9, 3, 7, 1, 6, 4};
+    uint64_t s_at[N];
+    int d[N];
+    for (int i = 0; i < N; i++) {
+        int k = order[i];
+        d[k] = 100 + 30 * k;
+        s_at[k] = tr_mono_ms();
+        u64buf_t u = mp_u64((uint64_t)k);
+        cr_assert_gt(tr_send_after(g_sys, d[k], "rx", "num", u.b, u.len), 0);
     }
-    cr_assert(ev_wait("num:rx", 10, T_WAIT_MS));
-    int k = 0;
+    marker("rx", 0);
+    ev_t e = {.mono_ms = 0};
+    ev_last("deadline:rx", &e);
+    uint64_t m = e.mono_ms;
+    cr_assert(ev_wait("num:rx", N, T_WAIT_MS));
+    int got[N], n = 0;
     pthread_mutex_lock(&g_ev.mu);
-    for (int i = 0; i < g_ev.n; i++)
-        if (strcmp(g_ev.ev[i].what, "num:rx") == 0) {
-            int got = atoi(g_ev.ev[i].detail);
-            if (got != k) {
-                pthread_mutex_unlock(&g_ev.mu);
-                cr_assert_fail("delivery %d carried %d", k, got);
-            }
-            k++;
-        }
+    for (int i = 0; i < g_ev.n && n < N; i++)
+        if (strcmp(g_ev.ev[i].what, "num:rx") == 0)
+            got[n++] = atoi(g_ev.ev[i].detail);
     pthread_mutex_unlock(&g_ev.mu);
+    int checked = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            int x = got[i], y = got[j];
+            cr_assert_leq(s_at[x] + (uint64_t)d[x], m + (uint64_t)d[y], "timer %d (delay %d) fired before %d (%d)", x,
+                          d[x], y, d[y]);
+            checked += s_at[y] + (uint64_t)d[y] > m + (uint64_t)d[x];
+        }
+    cr_log_info("due order: %d of %d pairs were decidable (window %llu ms)", checked, N * (N - 1) / 2,
+                (unsigned long long)(m - s_at[order[0]]));
 }
 
 Test(timer, interval_to_a_dead_target_is_dropped)
 {
+    rx("rx");
     tr_pid_t pid;
     cr_assert_eq(tr_spawn(g_sys, "tmp", probe(), NULL, NULL, &pid), 0);
     cr_assert_gt(tr_send_interval(g_sys, 20, "tmp", "num", NULL, 0), 0);
     cr_assert(ev_wait("num:tmp", 1, T_WAIT_MS));
-    uint64_t dl0 = tr_dead_letters(g_sys);
     cr_assert_eq(tr_stop(g_sys, pid, NULL, T_WAIT_MS), 0);
-    /* the next tick finds nobody: a dead letter, and the timer is dropped */
-    uint64_t until = tr_mono_ms() + T_WAIT_MS;
-    while (tr_dead_letters(g_sys) == dl0 && tr_mono_ms() < until)
-        tr_sleep_ms(5);
-    cr_assert_eq(tr_dead_letters(g_sys), dl0 + 1);
+    /* the first tick that finds nobody is a "noproc" dead letter (a tick
+     * queued at the stop is a "stopped" one), and drops the timer */
+    const char *noproc = "troupe_dead_letters_total{reason=\"noproc\"}";
+    cr_assert(metric_wait(g_sys, noproc, 1, T_WAIT_MS));
+    marker("rx", 200); /* ten more intervals */
+    cr_assert_eq(metric_value(g_sys, noproc), 1, "one dead letter, not one per interval");
     /* a new actor under the same name does not inherit the ticks */
     cr_assert_eq(tr_spawn(g_sys, "tmp", probe(), NULL, NULL, NULL), 0);
     int n = ev_count("num:tmp");
     marker("tmp", 200);
     cr_assert_eq(ev_count("num:tmp"), n);
-    cr_assert_eq(tr_dead_letters(g_sys), dl0 + 1, "one dead letter, not one per interval");
 }
 
 Test(timer, one_shot_to_a_dead_target_is_a_dead_letter)
