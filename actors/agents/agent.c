@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EVENT_ACK_MS 2000
+
 int agent_run_parse(const tr_msg_t *msg, agent_run_t *run)
 {
     memset(run, 0, sizeof *run);
@@ -87,8 +89,14 @@ void agent_event(tr_actor_t *self, const agent_run_t *run, const char *kind, jso
     tr_mpw_cstr(&w, "data");
     mpjson_from_json(&w, data ? data : json_object());
     json_decref(data);
-    if (!w.err)
-        tr_send(tr_self_system(self), "tasks", "task.event", w.buf, w.len);
+    /* asked, not sent: once the tasks actor answers, the event is in the
+     * log, and nothing we send next (our result, a hand-off to another
+     * agent, a reply to the coordinator) can reach it first. A slow or
+     * absent tasks actor costs at most EVENT_ACK_MS. */
+    tr_reply_t rep;
+    int rc = w.err ? w.err : tr_ask(tr_self_system(self), "tasks", "task.event", w.buf, w.len, EVENT_ACK_MS, &rep);
+    if (rc == 0 || rc == TR_EREMOTE)
+        tr_reply_close(&rep);
     tr_mpw_free(&w);
 }
 
@@ -133,7 +141,7 @@ int agent_llm(tr_actor_t *self, const agent_run_t *run, const agents_config_t *c
     *content = *model = NULL;
     tr_mpw_t w;
     tr_mpw_init(&w);
-    tr_mpw_map(&w, stream ? 3 : 1);
+    tr_mpw_map(&w, stream ? 4 : 1);
     tr_mpw_cstr(&w, "messages");
     tr_mpw_array(&w, 2);
     tr_mpw_map(&w, 2);
@@ -151,6 +159,8 @@ int agent_llm(tr_actor_t *self, const agent_run_t *run, const agents_config_t *c
         tr_mpw_cstr(&w, "tasks");
         tr_mpw_cstr(&w, "stream_tag");
         tr_mpw_cstr(&w, run->task_id);
+        tr_mpw_cstr(&w, "stream_ack"); /* every token is logged before our result */
+        tr_mpw_bool(&w, true);
     }
     tr_reply_t rep;
     int rc = w.err ? w.err : tr_ask(tr_self_system(self), "llm", "llm.chat", w.buf, w.len, cfg->llm_timeout_ms, &rep);

@@ -42,7 +42,9 @@ int agent_run_parse(const tr_msg_t *msg, agent_run_t *run);
 bool agent_common(tr_actor_t *self, const tr_msg_t *msg);
 void agent_run_free(agent_run_t *run);
 
-/* task.event {task_id, kind, data} to the tasks actor (fire and forget). */
+/* task.event {task_id, kind, data} to the tasks actor, asked: on return
+ * the event is logged (or the tasks actor did not answer in 2 s), so it
+ * cannot arrive after what this agent sends next. */
 void agent_event(tr_actor_t *self, const agent_run_t *run, const char *kind, json_t *data /* stolen */);
 void agent_progress(tr_actor_t *self, const agent_run_t *run, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -184,6 +184,8 @@ static void finish(tr_actor_t *self, co_t *c, job_t *j)
     }
     tr_msg_t *req = &j->reply;
     j->run.msg = req;
+    /* the step first: once our answer is out, the tasks actor drops events */
+    agent_step(self, &j->run, "gather", ok > 0, j->run.t0_ns);
     if (ok == 0) {
         char m[300];
         snprintf(m, sizeof m, "all %d parts failed; first error: %s", failed, j->parts[0].error);
@@ -198,7 +200,6 @@ static void finish(tr_actor_t *self, co_t *c, job_t *j)
     }
     json_decref(parts);
     free(out);
-    agent_step(self, &j->run, "gather", ok > 0, j->run.t0_ns);
     /* unlink and free */
     for (job_t **pp = &c->jobs; *pp; pp = &(*pp)->next)
         if (*pp == j) {
@@ -333,6 +334,9 @@ static int co_init(tr_actor_t *self, void *arg, void **state)
     if (!c)
         return TR_ENOMEM;
     c->cfg = arg;
+    /* correlation ids never repeat across restarts: answers to the parts of
+     * a previous incarnation must not match this one's parts */
+    c->next_corr = tr_mono_ns();
     *state = c;
     return 0;
 }
@@ -340,10 +344,17 @@ static int co_init(tr_actor_t *self, void *arg, void **state)
 static void co_terminate(tr_actor_t *self, void *state, const char *reason)
 {
     co_t *c = state;
+    /* a crash answers as the runtime answers a request whose handler
+     * crashed (ECRASH): the tasks actor then retries the task once we are
+     * restarted; a shutdown leaves it to be resumed at the next start */
+    bool crash = strncmp(reason, "crash", 5) == 0;
     while (c->jobs) {
         job_t *j = c->jobs;
         c->jobs = j->next;
-        fail_reply(self, &j->reply, FAIL_UNAVAILABLE, "the coordinator stopped before the parts were gathered", 0);
+        fail_reply(self, &j->reply, crash ? "ECRASH" : FAIL_UNAVAILABLE,
+                   crash ? "the coordinator crashed before the parts were gathered"
+                         : "the coordinator stopped before the parts were gathered",
+                   0);
         job_free(j);
     }
     free(c);

@@ -10,11 +10,14 @@
  * straight to the original asker and reports the outcome to the coordinator.
  *
  * Requests (ask "llm"; payload a MessagePack map):
- *   llm.chat     {messages:[{role,content}], stream_to?, stream_tag?, options?}
- *   llm.generate {prompt, system?, stream_to?, stream_tag?}
+ *   llm.chat     {messages:[{role,content}], stream_to?, stream_tag?, stream_ack?, options?}
+ *   llm.generate {prompt, system?, stream_to?, stream_tag?, stream_ack?}
  *       → "llm.ok" {content, model, provider, prompt_tokens, completion_tokens, latency_ms}
  *         while streaming, each piece goes to `stream_to` as
- *         "llm.token" {text, index, tag} (send, not ask; tag = stream_tag).
+ *         "llm.token" {text, index, tag} (tag = stream_tag): sent, or with
+ *         stream_ack asked (the receiver answers any reply), so that every
+ *         token is in before the answer: an asker that hands the answer on
+ *         to the same receiver cannot overtake its own tokens.
  *   llm.embed    {input:[str], model?} → "llm.ok" {embeddings:[[float]], model, dim}
  *   llm.status   {} → {state, model, url, provider, failures, in_flight, queued}
  *   llm.set_model {model} → {model}          (the bridge allows it to admins)

@@ -14,6 +14,7 @@
 
 #define MAX_RESPONSE (8u * 1024 * 1024)
 #define MAX_LINE (1u * 1024 * 1024)
+#define TOKEN_ACK_MS 1000 /* longest wait for a stream_ack receiver, per token */
 
 typedef struct {
     const llm_config_t *cfg;
@@ -27,6 +28,7 @@ typedef struct {
     bool openai, stream, embed;
     char stream_to[TR_ENV_MAX_ADDR + 1];
     char stream_tag[64];
+    bool stream_ack; /* ask, not send: each token is taken before the next */
     char *line; /* partial NDJSON / SSE line */
     size_t line_len, line_cap;
     char *content; /* accumulated text */
@@ -75,8 +77,18 @@ static void emit_token(call_t *c, const char *text)
         tr_mpw_uint(&w, (uint64_t)c->tokens_streamed);
         tr_mpw_cstr(&w, "tag");
         tr_mpw_cstr(&w, c->stream_tag);
-        if (!w.err)
+        if (!w.err && c->stream_ack) {
+            /* the receiver has the token before our answer goes out, so an
+             * asker forwarding our answer to it cannot overtake the tokens */
+            tr_reply_t rep;
+            int rc = tr_ask(tr_self_system(c->self), c->stream_to, "llm.token", w.buf, w.len, TOKEN_ACK_MS, &rep);
+            if (rc == 0 || rc == TR_EREMOTE)
+                tr_reply_close(&rep);
+            else
+                c->stream_ack = false; /* a slow or gone receiver must not stall the stream */
+        } else if (!w.err) {
             tr_send(tr_self_system(c->self), c->stream_to, "llm.token", w.buf, w.len);
+        }
         tr_mpw_free(&w);
     }
     c->tokens_streamed++;
@@ -389,6 +401,7 @@ static int on_call(tr_actor_t *self, worker_t *w, const tr_msg_t *msg)
         c.stream_to[0] = '\0';
     if (!mpget_str(&body, "stream_tag", c.stream_tag, sizeof c.stream_tag))
         c.stream_tag[0] = '\0';
+    mpget_bool(&body, "stream_ack", &c.stream_ack);
     char url[1024];
     char *json = build(w, &body, kind, model, &c, url, sizeof url);
     if (!json) {

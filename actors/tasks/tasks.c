@@ -35,6 +35,8 @@ typedef struct {
     db_t *db;
     run_t *runs;
     size_t nruns, cap;
+    char (*claims)[37]; /* tasks whose advisory lock our session holds */
+    size_t nclaims, claims_cap;
     uint64_t next_corr;
     tr_metric_t *m_created, *m_done[3], *m_duration;
 } st_t;
@@ -67,6 +69,53 @@ static void run_remove(st_t *s, run_t *r)
     s->runs[i] = s->runs[--s->nruns];
 }
 
+/* ---- claims ----
+ * Every open task this process works on is claimed with a session-level
+ * Postgres advisory lock (keyed by a hash of its id), held from its
+ * acceptance (or resumption) to its end. Another process sharing the
+ * database (a second node, a restarted server while this one still runs)
+ * resumes only tasks it can claim, so a task is never run twice at once;
+ * a process that dies loses its connection, and with it its claims. */
+#define CLAIM_KEY "hashtextextended($1::text, 0)"
+
+static void claim_note(st_t *s, const char *id)
+{
+    if (s->nclaims == s->claims_cap) {
+        size_t cap = s->claims_cap ? s->claims_cap * 2 : 64;
+        char(*nc)[37] = realloc(s->claims, cap * sizeof *nc);
+        if (!nc)
+            return; /* the lock stays held until the connection closes: harmless */
+        s->claims = nc;
+        s->claims_cap = cap;
+    }
+    snprintf(s->claims[s->nclaims++], 37, "%s", id);
+}
+
+/* Claims a task another process may have left; false if a live one holds it. */
+static bool claim_try(st_t *s, const char *id)
+{
+    const char *p[] = {id};
+    PGresult *res;
+    if (db_exec(s->db, "SELECT pg_try_advisory_lock(" CLAIM_KEY ")", 1, p, &res))
+        return false;
+    bool ok = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (ok)
+        claim_note(s, id);
+    return ok;
+}
+
+static void claim_release(st_t *s, const char *id)
+{
+    for (size_t i = 0; i < s->nclaims; i++)
+        if (strcmp(s->claims[i], id) == 0) {
+            const char *p[] = {id};
+            db_exec(s->db, "SELECT pg_advisory_unlock(" CLAIM_KEY ")", 1, p, NULL);
+            memcpy(s->claims[i], s->claims[--s->nclaims], 37);
+            return;
+        }
+}
+
 /* Appends an event row; data_json may be NULL ("{}"). */
 static void add_event(st_t *s, run_t *r, const char *id, const char *kind, const char *data_json)
 {
@@ -94,6 +143,7 @@ static void finish(st_t *s, const char *id, const char *state, const char *resul
             4, p, NULL);
     int k = strcmp(state, "succeeded") == 0 ? 0 : strcmp(state, "failed") == 0 ? 1 : 2;
     tr_counter_inc(s->m_done[k]);
+    claim_release(s, id);
 }
 
 static void fail_task(st_t *s, run_t *r, const char *id, const char *why)
@@ -105,6 +155,19 @@ static void fail_task(st_t *s, run_t *r, const char *id, const char *why)
     add_event(s, r, id, "state", text);
     free(text);
     tr_logkv(TR_LOG_WARN, "task failed", "task_id", id, "error", why, NULL);
+}
+
+/* "tasks.retry" to ourselves after delay_ms: the task is redispatched then
+ * (the claim stays held meanwhile). */
+static void retry_later(tr_actor_t *self, const char *id, int delay_ms)
+{
+    uint8_t buf[64];
+    tr_mpw_t w;
+    tr_mpw_init_fixed(&w, buf, sizeof buf);
+    tr_mpw_map(&w, 1);
+    tr_mpw_cstr(&w, "task_id");
+    tr_mpw_cstr(&w, id);
+    tr_send_after(tr_self_system(self), delay_ms, tr_self_name(self), "tasks.retry", buf, w.len);
 }
 
 /* Hands the task to its agent ("auto" → orchestrator). */
@@ -160,10 +223,23 @@ static int dispatch(tr_actor_t *self, st_t *s, const char *id, const char *owner
     int rc = w.err ? w.err : tr_send_ex(tr_self_system(self), target, "agent.run", w.buf, w.len, &o);
     tr_mpw_free(&w);
     const char *p[] = {id};
-    db_exec(s->db,
-            "UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), "
-            "updated_at = now() WHERE id = $1::uuid",
-            1, p, NULL);
+    PGresult *res;
+    int attempts = s->cfg->max_attempts;
+    if (!db_exec(s->db,
+                 "UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), "
+                 "updated_at = now() WHERE id = $1::uuid RETURNING attempts",
+                 1, p, &res)) {
+        if (PQntuples(res) == 1)
+            attempts = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    if (rc == TR_ENOPROC && attempts < s->cfg->max_attempts) {
+        /* the agent is between a crash and its restart by its supervisor */
+        add_event(s, r, id, "progress", "{\"message\":\"the agent is restarting; retrying shortly\"}");
+        run_remove(s, r);
+        retry_later(self, id, 250);
+        return 0;
+    }
     if (rc) {
         char why[128];
         snprintf(why, sizeof why, "agent %s could not take the task: %s", target, tr_strerror(rc));
@@ -251,7 +327,10 @@ static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     PGresult *res;
     int rc = db_exec(s->db,
                      "INSERT INTO tasks (owner, agent, input, document_ids) SELECT $1::uuid, $2, $3, "
-                     "coalesce(array_agg(x::uuid), '{}') FROM json_array_elements_text($4::json) AS x RETURNING id::text",
+                     "coalesce(array_agg(x::uuid), '{}') FROM json_array_elements_text($4::json) AS x "
+                     /* claimed in the same statement: no other process can
+                        see the committed row unclaimed and resume it */
+                     "RETURNING id::text, pg_advisory_lock(hashtextextended(id::text, 0))",
                      4, p, &res);
     if (rc) {
         free(input);
@@ -262,6 +341,7 @@ static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     char id[37];
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    claim_note(s, id);
     tr_counter_inc(s->m_created);
     tr_mpw_t w;
     tr_mpw_init(&w);
@@ -532,24 +612,21 @@ static void on_result(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
             attempts = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 99;
             PQclear(res);
         }
-        if (strcmp(code, "ECRASH") == 0 && attempts < s->cfg->max_attempts) {
-            /* the agent crashed; its supervisor restarts it. Try again shortly. */
-            char data[160];
-            snprintf(data, sizeof data, "{\"message\":\"agent %s crashed; retrying (attempt %d)\"}", r->agent,
-                     attempts + 1);
+        /* ECRASH: the agent crashed working on it; ENOPROC: it stopped (a
+         * crash, a restart) before it took the task. Its supervisor restarts
+         * it: try again shortly. */
+        bool lost = strcmp(code, "ECRASH") == 0 || strcmp(code, "ENOPROC") == 0;
+        if (lost && attempts < s->cfg->max_attempts) {
+            char data[200];
+            snprintf(data, sizeof data, "{\"message\":\"agent %s %s; retrying (attempt %d)\"}", r->agent,
+                     strcmp(code, "ECRASH") == 0 ? "crashed" : "stopped before taking the task", attempts + 1);
             add_event(s, r, id, "progress", data);
-            uint8_t buf[64];
-            tr_mpw_t w;
-            tr_mpw_init_fixed(&w, buf, sizeof buf);
-            tr_mpw_map(&w, 1);
-            tr_mpw_cstr(&w, "task_id");
-            tr_mpw_cstr(&w, id);
             run_remove(s, r);
-            tr_send_after(tr_self_system(self), 100, "tasks", "tasks.retry", buf, w.len);
+            retry_later(self, id, 100);
             return;
         }
         char why[320];
-        snprintf(why, sizeof why, "%s%s", strcmp(code, "ECRASH") == 0 ? "agent crashed repeatedly: " : "", message);
+        snprintf(why, sizeof why, "%s%s", lost ? "agent crashed or stopped repeatedly: " : "", message);
         fail_task(s, r, id, why);
         run_remove(s, r);
         return;
@@ -567,7 +644,9 @@ static void on_result(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     run_remove(s, r);
 }
 
-static void redispatch(tr_actor_t *self, st_t *s, const char *id)
+/* Dispatches a claimed open task again (a retry, or a resume); false if
+ * it is no longer open (another process finished it meanwhile). */
+static bool redispatch(tr_actor_t *self, st_t *s, const char *id)
 {
     const char *p[] = {id};
     PGresult *res;
@@ -576,8 +655,9 @@ static void redispatch(tr_actor_t *self, st_t *s, const char *id)
                 "(SELECT coalesce(max(seq) + 1, 0) FROM task_events WHERE task_id = $1::uuid) "
                 "FROM tasks WHERE id = $1::uuid AND state IN ('queued', 'running')",
                 1, p, &res))
-        return;
-    if (PQntuples(res) == 1) {
+        return true; /* the database failed: keep the claim, the task stays open */
+    bool open = PQntuples(res) == 1;
+    if (open) {
         if (atoi(PQgetvalue(res, 0, 4)) >= s->cfg->max_attempts)
             fail_task(s, NULL, id, "the task was interrupted more times than its attempts allow");
         else
@@ -585,24 +665,31 @@ static void redispatch(tr_actor_t *self, st_t *s, const char *id)
                      PQgetvalue(res, 0, 3), atoi(PQgetvalue(res, 0, 5)));
     }
     PQclear(res);
+    return open;
 }
 
-/* Tasks a previous process accepted but did not finish. */
+/* Tasks a previous process accepted but did not finish; those a live
+ * process still works on are claimed by it and left alone. */
 static void resume(tr_actor_t *self, st_t *s)
 {
     PGresult *res;
     if (db_exec(s->db, "SELECT id::text FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at", 0, NULL,
                 &res))
         return;
-    int n = PQntuples(res);
-    if (n)
-        tr_log(TR_LOG_INFO, "resuming %d unfinished tasks", n);
+    int n = PQntuples(res), resumed = 0;
     for (int i = 0; i < n; i++) {
         char id[37];
         snprintf(id, sizeof id, "%s", PQgetvalue(res, i, 0));
+        if (run_by_id(s, id) || !claim_try(s, id))
+            continue;
         add_event(s, NULL, id, "progress", "{\"message\":\"resumed after a restart\"}");
-        redispatch(self, s, id);
+        if (redispatch(self, s, id))
+            resumed++;
+        else
+            claim_release(s, id);
     }
+    if (resumed)
+        tr_log(TR_LOG_INFO, "resumed %d unfinished tasks", resumed);
     PQclear(res);
 }
 
@@ -617,6 +704,9 @@ static int t_init(tr_actor_t *self, void *arg, void **state)
         free(s);
         return TR_ENOMEM;
     }
+    /* correlation ids never repeat across restarts of this actor: a late
+     * answer meant for a previous incarnation must not match a new run */
+    s->next_corr = tr_mono_ns();
     tr_metrics_t *m = tr_system_metrics(tr_self_system(self));
     s->m_created = tr_metrics_counter(m, "troupe_tasks_created_total", "Tasks accepted", NULL);
     s->m_done[0] = tr_metrics_counter(m, "troupe_tasks_finished_total", "Tasks finished by state", "state=\"succeeded\"");
@@ -633,8 +723,9 @@ static void t_terminate(tr_actor_t *self, void *state, const char *reason)
 {
     st_t *s = state;
     /* runs in flight stay 'running' in the database: the next start resumes them */
-    db_destroy(&s->db);
+    db_destroy(&s->db); /* closing the session releases our claims */
     free(s->runs);
+    free(s->claims);
     free(s);
 }
 
@@ -667,6 +758,17 @@ static void expire(st_t *s)
     }
 }
 
+/* Events and tokens may be asked rather than sent: the answer tells the
+ * sender the event is in the log, so what it sends next (its result, a
+ * hand-off to another agent, its reply to the coordinator) cannot overtake
+ * it. Messages from different senders have no order between them. */
+static void ack(tr_actor_t *self, const tr_msg_t *msg)
+{
+    static const uint8_t empty_map = 0x80;
+    if (msg->reply_to.len)
+        tr_reply(self, msg, "tasks.ok", &empty_map, 1);
+}
+
 static int t_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
 {
     st_t *s = state;
@@ -674,8 +776,10 @@ static int t_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         on_result(self, s, msg);
     } else if (tr_str_eq(msg->type, "task.event")) {
         on_event(s, msg);
+        ack(self, msg);
     } else if (tr_str_eq(msg->type, "llm.token")) {
         on_token(s, msg);
+        ack(self, msg);
     } else if (tr_str_eq(msg->type, "tasks.check")) {
         return do_check(self, s, msg);
     } else if (tr_str_eq(msg->type, "tasks.create")) {
@@ -690,8 +794,8 @@ static int t_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         return do_cancel(self, s, msg);
     } else if (tr_str_eq(msg->type, "tasks.retry")) {
         char id[37];
-        if (mpget_str(msg, "task_id", id, sizeof id))
-            redispatch(self, s, id);
+        if (mpget_str(msg, "task_id", id, sizeof id) && !redispatch(self, s, id))
+            claim_release(s, id); /* finished meanwhile (cancelled) */
     } else if (tr_str_eq(msg->type, "tasks.resume")) {
         resume(self, s);
     } else if (msg->reply_to.len) {
