@@ -326,6 +326,9 @@ Test(auth_http, sql_injection_payloads_are_data)
               "invalid_credentials");
     check(th_json(&s, "PUT", "/v1/admin/users/1%27%20OR%20%271%27=%271/role", access, "{\"role\":\"admin\"}"), 404,
           "not_found");
+    check(th_json(&s, "PUT", "/v1/admin/users/0b7e8c1a-3f4d-4e5f-8a9b-0c1d2e3f4a5b/role", access,
+                  "{\"role\":\"user'; UPDATE users SET role='admin';--\"}"),
+          400, "invalid_request");
     PGconn *c = pg();
     char out[32];
     sql1(c, "SELECT count(*) FROM users WHERE email = $1", email, out, sizeof out);
