@@ -18,12 +18,21 @@
 #define CACHE_MAX 512 /* sockets per thread before idle ones are closed */
 #define ID_BLOCK 4096
 
+/* One PUSH socket per target incarnation, shared by every address this
+ * thread uses for it ("store", "store@node", "#3.7"): one pipe means one
+ * sender's messages keep their order and share one bound, however they are
+ * addressed. Entries hold a reference each. */
+typedef struct conn {
+    void *sock;
+    int refs;
+} conn_t;
+
 typedef struct centry {
     char *addr; /* NULL = empty */
     uint32_t hash;
     tr_pid_t pid;
     tr_actor_t *rec;
-    void *sock;
+    conn_t *conn; /* never NULL in a used entry */
 } centry_t;
 
 struct tr_cache {
@@ -44,11 +53,19 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static _Thread_local tr_cache_t *t_caches;
 static _Atomic uint64_t g_id_blocks;
 
+static void conn_put(conn_t *k)
+{
+    if (k && --k->refs == 0) {
+        zmq_close(k->sock);
+        free(k);
+    }
+}
+
 static void close_entries(tr_cache_t *c)
 {
     for (size_t i = 0; i < c->cap; i++)
         if (c->tab[i].addr) {
-            zmq_close(c->tab[i].sock);
+            conn_put(c->tab[i].conn);
             free(c->tab[i].addr);
             c->tab[i].addr = NULL;
         }
@@ -189,11 +206,12 @@ static centry_t *probe(tr_cache_t *c, const char *addr, uint32_t h)
 }
 
 /* Rebuilds the table, keeping only entries whose target still lives (or
- * none at all when `all` is set, past CACHE_MAX), growing if needed. */
-static void rebuild(tr_cache_t *c, bool drop_live)
+ * none at all when `drop_live` is set, past CACHE_MAX), growing it so that
+ * `extra` more entries fit. */
+static void rebuild(tr_cache_t *c, bool drop_live, size_t extra)
 {
     size_t cap = c->cap;
-    while (!drop_live && (c->n + 1) * 2 > cap)
+    while (!drop_live && (c->n + extra) * 2 > cap)
         cap *= 2;
     centry_t *old = c->tab, *nt = calloc(cap, sizeof *nt);
     if (!nt)
@@ -207,7 +225,7 @@ static void rebuild(tr_cache_t *c, bool drop_live)
         if (!e->addr)
             continue;
         if (drop_live || !tr__accepts(e->rec, e->pid)) {
-            zmq_close(e->sock);
+            conn_put(e->conn);
             free(e->addr);
             continue;
         }
@@ -217,8 +235,47 @@ static void rebuild(tr_cache_t *c, bool drop_live)
     free(old);
 }
 
-/* Finds or makes the socket for `addr`. On success *e is valid until the
- * next call on this cache. */
+static void make_room(tr_cache_t *c, size_t extra)
+{
+    if (c->n + extra > CACHE_MAX) {
+        rebuild(c, false, extra);
+        if (c->n + extra > CACHE_MAX)
+            rebuild(c, true, extra);
+    } else if ((c->n + extra) * 2 > c->cap) {
+        rebuild(c, false, extra);
+    }
+}
+
+static void pid_addr(tr_pid_t pid, char buf[32])
+{
+    snprintf(buf, 32, "#%u.%u", (unsigned)((pid >> 32) - 1), (unsigned)pid);
+}
+
+static int conn_new(tr_system_t *sys, tr_actor_t *rec, conn_t **out)
+{
+    conn_t *k = calloc(1, sizeof *k);
+    if (!k)
+        return TR_ENOMEM;
+    k->sock = zmq_socket(sys->zctx, ZMQ_PUSH);
+    if (!k->sock) {
+        free(k);
+        return TR_ELIMIT;
+    }
+    int one = 1, linger = 0;
+    zmq_setsockopt(k->sock, ZMQ_SNDHWM, &one, sizeof one);
+    zmq_setsockopt(k->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(k->sock, rec->endpoint) != 0) {
+        zmq_close(k->sock);
+        free(k);
+        return TR_ESYS;
+    }
+    *out = k;
+    return 0;
+}
+
+/* Finds or makes the entry for `addr`. The connection lives under the
+ * target's pid address, which every other address for it shares. On
+ * success *out is valid until the next call on this cache. */
 static int cache_target(tr_cache_t *c, const char *addr, tr_pid_t known, centry_t **out)
 {
     uint32_t h = hash_str(addr);
@@ -234,46 +291,44 @@ static int cache_target(tr_cache_t *c, const char *addr, tr_pid_t known, centry_
     tr_actor_t *rec = tr__record(c->sys, pid);
     if (!rec)
         return TR_ENOPROC;
-    if (e->addr) { /* stale: same name, new incarnation */
-        zmq_close(e->sock);
-        e->sock = NULL;
-    } else {
-        if (c->n >= CACHE_MAX) {
-            rebuild(c, false);
-            if (c->n >= CACHE_MAX)
-                rebuild(c, true);
-        } else if ((c->n + 1) * 2 > c->cap) {
-            rebuild(c, false);
+    char paddr[32];
+    pid_addr(pid, paddr);
+    uint32_t ph = hash_str(paddr);
+    make_room(c, 2); /* may move entries: probe again below */
+    centry_t *pe = probe(c, paddr, ph);
+    if (!pe->addr) {
+        conn_t *k;
+        if ((rc = conn_new(c->sys, rec, &k)))
+            return rc;
+        if (!(pe->addr = strdup(paddr))) {
+            zmq_close(k->sock);
+            free(k);
+            return TR_ENOMEM;
         }
-        e = probe(c, addr, h);
-        e->addr = strdup(addr);
-        if (!e->addr)
+        pe->hash = ph;
+        pe->pid = pid;
+        pe->rec = rec;
+        pe->conn = k;
+        k->refs = 1;
+        c->n++;
+    }
+    e = probe(c, addr, h); /* after pe: they may have wanted the same free slot */
+    if (e == pe) {
+        *out = pe;
+        return 0;
+    }
+    if (e->addr) { /* stale: same name, new incarnation */
+        conn_put(e->conn);
+    } else {
+        if (!(e->addr = strdup(addr)))
             return TR_ENOMEM;
         e->hash = h;
         c->n++;
     }
-    void *s = zmq_socket(c->sys->zctx, ZMQ_PUSH);
-    if (!s) {
-        free(e->addr);
-        e->addr = NULL;
-        c->n--;
-        rebuild(c, false); /* keep probing chains intact */
-        return TR_ELIMIT;
-    }
-    int one = 1, linger = 0;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &one, sizeof one);
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(s, rec->endpoint) != 0) {
-        zmq_close(s);
-        free(e->addr);
-        e->addr = NULL;
-        c->n--;
-        rebuild(c, false);
-        return TR_ESYS;
-    }
-    e->sock = s;
     e->pid = pid;
     e->rec = rec;
+    e->conn = pe->conn;
+    e->conn->refs++;
     *out = e;
     return 0;
 }
@@ -364,8 +419,9 @@ static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wa
         return TR_ENOPROC;
     }
     int rc = 0;
-    if (zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) < 0 && !(zmq_errno() == EAGAIN && room_now(e->sock) &&
-                                                          zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) >= 0)) {
+    void *sock = e->conn->sock;
+    if (zmq_msg_send(&m, sock, ZMQ_DONTWAIT) < 0 &&
+        !(zmq_errno() == EAGAIN && room_now(sock) && zmq_msg_send(&m, sock, ZMQ_DONTWAIT) >= 0)) {
         rc = TR_EFULL;
         if (zmq_errno() == EAGAIN && wait_ms >= -1 && rec->opts.overflow == TR_OVERFLOW_BLOCK) {
             int64_t left = tr_deadline_left_ms(env->deadline_ms);
@@ -374,13 +430,13 @@ static int deliver(tr_system_t *sys, centry_t *e, tr_envelope_t *env, int64_t wa
             uint64_t until = tr_mono_ms() + (uint64_t)left;
             rc = TR_ETIMEDOUT;
             for (;;) {
-                zmq_pollitem_t it = {e->sock, 0, ZMQ_POLLOUT, 0};
+                zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
                 uint64_t now = tr_mono_ms();
                 if (now >= until)
                     break;
                 if (zmq_poll(&it, 1, (long)(until - now)) < 0 && zmq_errno() != EINTR)
                     break;
-                if (zmq_msg_send(&m, e->sock, ZMQ_DONTWAIT) >= 0) {
+                if (zmq_msg_send(&m, sock, ZMQ_DONTWAIT) >= 0) {
                     rc = 0;
                     break;
                 }
@@ -422,11 +478,6 @@ static int send_addr(tr_system_t *sys, const char *to, tr_pid_t known, tr_envelo
         return rc;
     }
     return deliver(sys, e, env, wait_ms);
-}
-
-static void pid_addr(tr_pid_t pid, char buf[32])
-{
-    snprintf(buf, 32, "#%u.%u", (unsigned)((pid >> 32) - 1), (unsigned)pid);
 }
 
 int tr__send_env(tr_system_t *sys, tr_pid_t pid, tr_envelope_t *env, int64_t wait_ms)
