@@ -352,23 +352,28 @@ static void run_until_signal(int sig)
     if (!up) {
         if (!p.exited)
             wait_proc(&p, 0);
-        char *err = slurp(p.err);
-        char *out = slurp(p.out);
-        cr_assert_fail("troupe run did not come up (exit %d)\nstderr: %s\nstdout: %s", exit_code(&p), err, out);
+        char *err = slurp(p.err), *out = slurp(p.out), why[2048];
+        snprintf(why, sizeof why, "exit %d\nstderr: %.900s\nstdout: %.900s", exit_code(&p), err, out);
+        free(err);
+        free(out);
+        proc_close(&p);
+        cr_assert_fail("troupe run did not come up (%s)", why);
     }
     uint64_t t0 = tr_mono_ms();
     cr_assert_eq(kill(p.pid, sig), 0);
     bool done = wait_proc(&p, 15000);
     uint64_t took = elapsed_ms(t0);
-    char *out = slurp(p.out), *err = slurp(p.err);
-    cr_assert(done, "troupe run did not stop within 15 s of signal %d\nstdout: %s", sig, out);
-    cr_assert_eq(exit_code(&p), 0, "exit code after signal %d\nstderr: %s\nstdout: %s", sig, err, out);
-    cr_assert(strstr(out, "shutting down"), "%s", out);
-    cr_assert(strstr(out, "\"stopped\""), "the last line says it stopped: %s", out);
-    cr_assert_lt(took, 15000);
+    char *out = slurp(p.out), *err = slurp(p.err), why[4096];
+    snprintf(why, sizeof why, "stderr: %.1500s\nstdout: %.2000s", err, out);
+    bool said_stopping = strstr(out, "shutting down") != NULL, said_stopped = strstr(out, "\"stopped\"") != NULL;
     free(out);
     free(err);
     proc_close(&p);
+    cr_assert(done, "troupe run did not stop within 15 s of signal %d\n%s", sig, why);
+    cr_assert_eq(exit_code(&p), 0, "exit code after signal %d\n%s", sig, why);
+    cr_assert(said_stopping, "%s", why);
+    cr_assert(said_stopped, "the last line says it stopped: %s", why);
+    cr_assert_lt(took, 15000);
 }
 
 Test(cli, run_stops_cleanly_on_sigterm)

@@ -46,6 +46,36 @@ static char *nums_of(const char *name, char *buf, size_t cap)
     return buf;
 }
 
+Test(mailbox, one_senders_messages_stay_in_order_however_addressed)
+{
+    /* by name, by name@node and by pid: the same mailbox, the same queue
+     * from this thread - the runs must not be interleaved when drained */
+    tr_actor_opts_t o = {.mailbox_size = 100};
+    tr_pid_t pid;
+    cr_assert_eq(tr_spawn(g_sys, "addr", probe(), NULL, &o, &pid), 0);
+    cr_assert_eq(tr_send(g_sys, "addr", "block", NULL, 0), 0);
+    cr_assert(gate_wait_entered(1, T_WAIT_MS));
+    enum { RUN = 20 };
+    uint64_t n = 0;
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < RUN; i++) {
+            u64buf_t u = mp_u64(++n);
+            int rc = r == 0   ? tr_send(g_sys, "addr", "num", u.b, u.len)
+                     : r == 1 ? tr_send(g_sys, "addr@local", "num", u.b, u.len)
+                              : tr_send_pid(g_sys, pid, "num", u.b, u.len, NULL);
+            cr_assert_eq(rc, 0);
+        }
+    gate_open();
+    cr_assert(ev_wait("num:addr", 3 * RUN, T_WAIT_MS));
+    uint64_t want = 1;
+    pthread_mutex_lock(&g_ev.mu);
+    for (int i = 0; i < g_ev.n; i++)
+        if (strcmp(g_ev.ev[i].what, "num:addr") == 0 && strtoull(g_ev.ev[i].detail, NULL, 10) == want)
+            want++;
+    pthread_mutex_unlock(&g_ev.mu);
+    cr_assert_eq(want, 3 * RUN + 1, "in send order up to message %llu", (unsigned long long)want);
+}
+
 Test(mailbox, fail_policy_refuses_at_once_and_counts_every_refusal)
 {
     spawn_blocked("ff", TR_OVERFLOW_FAIL);
