@@ -274,6 +274,8 @@ static inline uint64_t msg_u64(const tr_msg_t *m)
  *   "stop"        tr_stop_self (a normal exit), reply "ok" if asked
  *   "err"         reply tr.error EINVAL "nope"
  *   "watch"       tr_monitor(payload pid), reply "ok" with the ref
+ *   "unwatch"     tr_demonitor(payload pid, every ref of ours), reply "ok"
+ *   "stopme"      tr_stop on itself with reason "shutdown: asked to"
  *   "tr.down"     record event "down:<name>" with the reason, and
  *                 "downpid:<name>" with the pid
  *   "deadline"    record event "deadline:<name>" with msg->deadline_ms
@@ -366,6 +368,12 @@ static inline int probe_handle(tr_actor_t *self, void *state, const tr_msg_t *ms
         u64buf_t u = mp_u64(ref > 0 ? (uint64_t)ref : 0);
         return tr_reply(self, msg, "ok", u.b, u.len);
     }
+    if (tr_str_eq(msg->type, "unwatch")) {
+        tr_demonitor(self, (tr_pid_t)msg_u64(msg), -1);
+        return tr_reply(self, msg, "ok", NULL, 0);
+    }
+    if (tr_str_eq(msg->type, "stopme"))
+        return tr_stop(sys, tr_self_pid(self), "shutdown: asked to", 0) == 0 ? 0 : TR_ECRASH;
     if (tr_str_eq(msg->type, "tr.down")) {
         tr_pid_t pid = 0;
         char name[64] = "", reason[192] = "";

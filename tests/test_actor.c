@@ -361,6 +361,40 @@ Test(actor, monitors_from_several_watchers)
     cr_assert_str_eq(e.detail, "shutdown");
 }
 
+Test(actor, demonitor_stops_the_notice)
+{
+    tr_pid_t target;
+    cr_assert_eq(tr_spawn(g_sys, "w", probe(), NULL, NULL, NULL), 0);
+    cr_assert_eq(tr_spawn(g_sys, "target", probe(), NULL, NULL, &target), 0);
+    watch("w", target);
+    u64buf_t u = mp_u64(target);
+    tr_reply_t rep;
+    cr_assert_eq(tr_ask(g_sys, "w", "unwatch", u.b, u.len, T_WAIT_MS, &rep), 0);
+    tr_reply_close(&rep);
+    cr_assert_eq(tr_stop(g_sys, target, NULL, T_WAIT_MS), 0);
+    /* a notice would have been sent before tr_stop returned; the "noproc"
+     * one below comes after it, and w reads every pipe in turn */
+    watch("w", target);
+    cr_assert(ev_wait("down:w", 1, T_WAIT_MS));
+    cr_assert_eq(ask_rc(g_sys, "w", "ping", T_WAIT_MS), 0);
+    cr_assert_eq(ask_rc(g_sys, "w", "ping", T_WAIT_MS), 0);
+    cr_assert_eq(ev_count("down:w"), 1);
+    ev_t e = {.mono_ms = 0};
+    ev_last("down:w", &e);
+    cr_assert_str_eq(e.detail, "noproc");
+}
+
+Test(actor, tr_stop_on_itself_stops_after_the_handler)
+{
+    tr_pid_t pid;
+    cr_assert_eq(tr_spawn(g_sys, "selfstop", probe(), NULL, NULL, &pid), 0);
+    cr_assert_eq(tr_send(g_sys, "selfstop", "stopme", NULL, 0), 0);
+    cr_assert_eq(tr_wait(g_sys, pid, T_WAIT_MS), 0);
+    ev_t e = {.mono_ms = 0};
+    cr_assert(ev_last("term:selfstop", &e));
+    cr_assert_str_eq(e.detail, "shutdown: asked to");
+}
+
 /* ---- timeouts from the behaviour ---- */
 
 Test(actor, behaviour_timeout_ticks)

@@ -7,7 +7,10 @@
 
 TestSuite(sup, .init = sys_default_start, .fini = sys_stop, .timeout = 120);
 
-#define CHILD(n, r) {.name = (n), .behaviour = &g_probe, .restart = (r)}
+#define CHILD(n, r)                                                                                                    \
+    {                                                                                                                  \
+        .name = (n), .behaviour = &g_probe, .restart = (r)                                                             \
+    }
 
 static tr_behaviour_t g_probe;
 
@@ -303,8 +306,12 @@ Test(sup, root_supervisor_escalation_requests_system_shutdown)
 {
     probe_copy();
     static tr_child_spec_t kid = CHILD("k", TR_PERMANENT);
-    static tr_sup_spec_t spec = {
-        .strategy = TR_ONE_FOR_ONE, .intensity = 1, .period_ms = 60000, .children = &kid, .n_children = 1, .root = true};
+    static tr_sup_spec_t spec = {.strategy = TR_ONE_FOR_ONE,
+                                 .intensity = 1,
+                                 .period_ms = 60000,
+                                 .children = &kid,
+                                 .n_children = 1,
+                                 .root = true};
     tr_pid_t sup;
     cr_assert_eq(tr_supervisor_start(g_sys, "root", &spec, &sup), 0);
     cr_assert_not(tr_system_wait_shutdown(g_sys, 0, NULL, 0));
