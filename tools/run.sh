@@ -9,8 +9,11 @@ if [ -f "$root/.env" ]; then
   set -a; . "$root/.env"; set +a
 fi
 if [ -z "${TROUPE_DATABASE_URL:-}" ]; then
+  # stop it afterwards only if it was not running before (someone else's)
+  if ! "$root/tools/pg.sh" status >/dev/null 2>&1; then
+    trap '"$root/tools/pg.sh" stop' EXIT
+  fi
   "$root/tools/pg.sh" start
-  trap '"$root/tools/pg.sh" stop' EXIT
   TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
   export TROUPE_DATABASE_URL
 fi

@@ -385,21 +385,30 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t cap)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
-static bool rate_limit(req_t *r)
+/* Per-IP buckets are taken before anything else is looked at, so floods
+ * of bad tokens or bad bodies are limited too; the per-user bucket after
+ * the token says who the user is. The tighter of the two is reported. */
+static bool rate_limit_ip(req_t *r)
 {
     bridge_t *b = r->b;
     if (r->route->klass == RC_PUBLIC)
         return true;
-    uint64_t now = tr_mono_ns();
-    rl_result_t res;
-    ratelimit_t *ip_table = r->route->klass == RC_AUTH ? b->rl_auth : b->rl_ip;
-    rl_take(ip_table, r->ip, now, &r->rl);
+    rl_take(r->route->klass == RC_AUTH ? b->rl_auth : b->rl_ip, r->ip, tr_mono_ns(), &r->rl);
     r->rl_applied = true;
-    if (r->rl.allowed && r->has_user && r->route->klass == RC_API) {
-        rl_take(b->rl_user, r->user.sub, now, &res);
-        if (!res.allowed || (res.limit > 0 && (r->rl.limit == 0 || res.remaining < r->rl.remaining)))
-            r->rl = res;
-    }
+    if (r->rl.allowed)
+        return true;
+    reply_error_ex(r, 429, "rate_limited", "too many requests; slow down", r->rl.retry_after_s, NULL);
+    return false;
+}
+
+static bool rate_limit_user(req_t *r)
+{
+    if (!r->has_user || r->route->klass != RC_API)
+        return true;
+    rl_result_t res;
+    rl_take(r->b->rl_user, r->user.sub, tr_mono_ns(), &res);
+    if (!res.allowed || (res.limit > 0 && (r->rl.limit == 0 || res.remaining < r->rl.remaining)))
+        r->rl = res;
     if (r->rl.allowed)
         return true;
     reply_error_ex(r, 429, "rate_limited", "too many requests; slow down", r->rl.retry_after_s, NULL);
@@ -534,6 +543,8 @@ static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, 
 
 static void req_run(req_t *r)
 {
+    if (!rate_limit_ip(r))
+        return;
     if (r->route->rules) {
         body_error_t e;
         if (r->too_large) {
@@ -548,7 +559,7 @@ static void req_run(req_t *r)
         http_reply_error(r, 400, FAIL_INVALID, "this route takes no body");
         return;
     }
-    if (!authenticate(r) || !rate_limit(r))
+    if (!authenticate(r) || !rate_limit_user(r))
         return;
     trace_context(r);
     r->route->handle(r);
