@@ -128,11 +128,18 @@ static int sup_init(tr_actor_t *self, void *arg, void **state)
     return 0;
 }
 
+/* "normal" or "shutdown..." ("shutdown: SIGTERM"): an end someone asked
+ * for, not a failure - for restarts and for escalation alike. */
+static bool is_normal(const char *reason)
+{
+    return strcmp(reason, "normal") == 0 || strncmp(reason, "shutdown", 8) == 0;
+}
+
 static void sup_terminate(tr_actor_t *self, void *state, const char *reason)
 {
     sup_t *s = state;
     stop_range_reverse(self, s, 0, s->n, "shutdown");
-    bool escalated = strncmp(reason, "normal", 6) != 0 && strcmp(reason, "shutdown") != 0;
+    bool escalated = !is_normal(reason);
     if (s->spec->root && escalated)
         tr_system_request_shutdown(tr_self_system(self), reason);
     for (size_t i = 0; i < s->n; i++)
@@ -155,11 +162,6 @@ static bool allow_restart(sup_t *s)
     if (s->nstamps < RESTART_LOG)
         s->stamps[s->nstamps++] = now;
     return true;
-}
-
-static bool is_normal(const char *reason)
-{
-    return strcmp(reason, "normal") == 0 || strncmp(reason, "shutdown", 8) == 0;
 }
 
 /* Restarts children [from, to) in order; a child whose restart fails counts
