@@ -369,6 +369,31 @@ Test(sup, normal_supervisor_stop_is_not_an_escalation)
     cr_assert_eq(ev_count("term:k"), 1);
 }
 
+Test(sup, root_stopped_with_a_shutdown_reason_is_not_an_escalation)
+{
+    /* "shutdown: <why>" is how callers say why they stop something; the
+     * restart rules already read it as a normal end */
+    probe_copy();
+    static tr_child_spec_t kid = CHILD("k", TR_PERMANENT);
+    static tr_sup_spec_t spec = {.strategy = TR_ONE_FOR_ONE, .children = &kid, .n_children = 1, .root = true};
+    tr_pid_t sup;
+    cr_assert_eq(tr_supervisor_start(g_sys, "root", &spec, &sup), 0);
+    cr_assert_eq(tr_stop(g_sys, sup, "shutdown: maintenance", T_WAIT_MS), 0);
+    cr_assert_not(tr_system_wait_shutdown(g_sys, 0, NULL, 0));
+}
+
+Test(sup, start_child_under_a_name_taken_elsewhere_is_eexist)
+{
+    probe_copy();
+    static tr_sup_spec_t spec = {.strategy = TR_ONE_FOR_ONE};
+    cr_assert_eq(tr_supervisor_start(g_sys, "dyn", &spec, NULL), 0);
+    cr_assert_eq(tr_spawn(g_sys, "taken", probe(), NULL, NULL, NULL), 0);
+    tr_child_spec_t c = CHILD("taken", TR_PERMANENT);
+    cr_assert_eq(tr_supervisor_start_child(g_sys, "dyn", &c, T_WAIT_MS), TR_EEXIST);
+    int running = -1;
+    cr_assert_eq(tr_supervisor_count(g_sys, "dyn", &running, T_WAIT_MS), 0);
+}
+
 Test(sup, child_failing_init_fails_the_start_and_stops_the_others)
 {
     probe_copy();
