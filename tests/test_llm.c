@@ -82,9 +82,11 @@ TestSuite(llm, .init = setup, .fini = teardown, .timeout = 120);
  * {code, message}); code is "" on success. Returns the ask's rc. */
 static int ask(const char *type, json_t *req, int timeout_ms, json_t **out, char code[32])
 {
+    if (!req)
+        req = json_object();
     tr_mpw_t w;
     tr_mpw_init(&w);
-    mpjson_from_json(&w, req ? req : json_object());
+    mpjson_from_json(&w, req);
     json_decref(req);
     tr_reply_t rep;
     int rc = tr_ask(g_sys, "llm", type, w.buf, w.len, timeout_ms, &rep);

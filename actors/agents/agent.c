@@ -87,7 +87,9 @@ void agent_event(tr_actor_t *self, const agent_run_t *run, const char *kind, jso
     tr_mpw_cstr(&w, "kind");
     tr_mpw_cstr(&w, kind);
     tr_mpw_cstr(&w, "data");
-    mpjson_from_json(&w, data ? data : json_object());
+    if (!data) /* also a json_pack that failed */
+        data = json_object();
+    mpjson_from_json(&w, data);
     json_decref(data);
     /* asked, not sent: once the tasks actor answers, the event is in the
      * log, and nothing we send next (our result, a hand-off to another
