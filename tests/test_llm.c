@@ -468,6 +468,23 @@ Test(llm, slow_server_hits_the_call_timeout)
     cr_assert_eq(fake_ollama_requests(g_fo, "/api/chat"), 1);
 }
 
+Test(llm, the_askers_deadline_bounds_the_call)
+{
+    start(); /* a 10 s call timeout: only the deadline can end the call early */
+    fake_ollama_set_latency(g_fo, 4000, 0);
+    uint64_t t0 = tr_mono_ms();
+    json_t *out;
+    char code[32];
+    int rc = ask("llm.chat", chat_req("no time for this", NULL), 400, &out, code);
+    json_decref(out);
+    /* the gateway's "timeout" and the asker's own give-up race at the deadline */
+    cr_assert(rc == TR_ETIMEDOUT || (rc == TR_EREMOTE && strcmp(code, "timeout") == 0), "rc %d code %s", rc, code);
+    wait_status_int("in_flight", 0); /* the worker gave up at the deadline too */
+    cr_assert_lt(tr_mono_ms() - t0, 3000, "the call ended at the deadline, not with the server");
+    json_t *r = chat_ok("the worker is free again");
+    json_decref(r);
+}
+
 /* ---- concurrency: one worker, one queue slot ---- */
 
 typedef struct {
