@@ -511,6 +511,24 @@ Test(tasks, tasks_survive_a_server_restart)
     free(spent);
 }
 
+Test(tasks, a_second_server_does_not_take_a_live_servers_task)
+{
+    start_up();
+    fake_ollama_set_latency(g_fo, 2000, 0);
+    char *id = task_submit(&g_s, g_u.token, "summarizer", TEXT);
+    wait_chat_requests(1);
+    th_server_t other; /* a second node on the same database starts and resumes what is open */
+    th_start(&other, "llm_url", g_url, "llm_retries", "0", NULL);
+    fake_ollama_set_latency(g_fo, 0, 0);
+    json_t *t = task_wait(&g_s, g_u.token, id);
+    cr_assert(jstr_is(t, "state", "succeeded"));
+    cr_assert_eq(ji(t, "attempts"), 1, "run once, by the server that accepted it");
+    cr_assert_not(has_progress(&g_s, id, "resumed"), "the other server left it alone");
+    json_decref(t);
+    th_stop(&other);
+    free(id);
+}
+
 /* ------------------------------------------------------------------ */
 /* health                                                              */
 

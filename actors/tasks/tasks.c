@@ -91,9 +91,20 @@ static void claim_note(st_t *s, const char *id)
     snprintf(s->claims[s->nclaims++], 37, "%s", id);
 }
 
-/* Claims a task another process may have left; false if a live one holds it. */
+static bool claim_held(const st_t *s, const char *id)
+{
+    for (size_t i = 0; i < s->nclaims; i++)
+        if (strcmp(s->claims[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* Claims a task another process may have left; false if a live one holds
+ * it. Session locks nest, so one we hold already is not taken twice. */
 static bool claim_try(st_t *s, const char *id)
 {
+    if (claim_held(s, id))
+        return false;
     const char *p[] = {id};
     PGresult *res;
     if (db_exec(s->db, "SELECT pg_try_advisory_lock(" CLAIM_KEY ")", 1, p, &res))
@@ -330,7 +341,7 @@ static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
                      "coalesce(array_agg(x::uuid), '{}') FROM json_array_elements_text($4::json) AS x "
                      /* claimed in the same statement: no other process can
                         see the committed row unclaimed and resume it */
-                     "RETURNING id::text, pg_advisory_lock(hashtextextended(id::text, 0))",
+                     "RETURNING id::text, pg_try_advisory_lock(hashtextextended(id::text, 0))",
                      4, p, &res);
     if (rc) {
         free(input);
@@ -340,8 +351,9 @@ static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     }
     char id[37];
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) /* "f" only on a 64-bit hash collision: never block on it */
+        claim_note(s, id);
     PQclear(res);
-    claim_note(s, id);
     tr_counter_inc(s->m_created);
     tr_mpw_t w;
     tr_mpw_init(&w);
@@ -680,7 +692,7 @@ static void resume(tr_actor_t *self, st_t *s)
     for (int i = 0; i < n; i++) {
         char id[37];
         snprintf(id, sizeof id, "%s", PQgetvalue(res, i, 0));
-        if (run_by_id(s, id) || !claim_try(s, id))
+        if (run_by_id(s, id) || !claim_try(s, id)) /* ours already, or a live process's */
             continue;
         add_event(s, NULL, id, "progress", "{\"message\":\"resumed after a restart\"}");
         if (redispatch(self, s, id))
