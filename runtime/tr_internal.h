@@ -143,6 +143,12 @@ void tr__thread_release(tr_system_t *sys);
  * sent, so losing one to an actor that is already going loses nothing. */
 #define TR_WAIT_CONTROL (-3)
 int tr__send_env(tr_system_t *sys, tr_pid_t pid, tr_envelope_t *env, int64_t wait_ms);
+/* Sends on the runtime's own behalf (timers): nothing is inherited from the
+ * message being handled - no deadline, no trace - and the message gets no
+ * deadline of its own; a full BLOCK mailbox is waited for at most wait_ms
+ * (-1 = the system's send timeout). */
+int tr__send_plain(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len,
+                   int64_t wait_ms);
 void tr__fill_out(tr_system_t *sys, tr_envelope_t *env, const char *type, const void *payload, size_t len,
                   const tr_send_opts_t *opts);
 void tr__error_reply_raw(tr_system_t *sys, const tr_envelope_t *req, int err, const char *message);

@@ -507,6 +507,21 @@ int tr_send(tr_system_t *sys, const char *to, const char *type, const void *payl
     return tr_send_ex(sys, to, type, payload, len, NULL);
 }
 
+int tr__send_plain(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len,
+                   int64_t wait_ms)
+{
+    if (!sys || !to || !type || !*type || len > UINT32_MAX)
+        return TR_EINVAL;
+    tr_envelope_t env;
+    tr__fill_out(sys, &env, type, payload, len, NULL);
+    env.deadline_ms = 0;
+    memset(env.trace_id, 0, sizeof env.trace_id);
+    memset(env.span_id, 0, sizeof env.span_id);
+    env.trace_flags = 0;
+    env.to = tr_str(to);
+    return send_addr(sys, to, 0, &env, wait_ms);
+}
+
 int tr_send_pid(tr_system_t *sys, tr_pid_t to, const char *type, const void *payload, size_t len,
                 const tr_send_opts_t *opts)
 {

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMER_SEND_WAIT_MS 100 /* a due message may wait this long for room */
+/* A due message may wait this long for room in a full BLOCK mailbox: the
+ * timer actor serves everyone and must not stall behind one busy actor.
+ * It bounds the send only - the delivered message has no deadline, so a
+ * receiver that is busy for a while still gets its tick. */
+#define TIMER_SEND_WAIT_MS 100
 
 typedef struct {
     int64_t id;
@@ -103,9 +107,7 @@ static void fire_due(tr_actor_t *self, timers_t *t)
     uint64_t now = tr_mono_ms();
     while (t->n && t->heap[0].due <= now) {
         timer_t_ *x = &t->heap[0];
-        tr_send_opts_t o = {0};
-        o.deadline_ms = tr_wall_ms() + TIMER_SEND_WAIT_MS;
-        int rc = tr_send_ex(tr_self_system(self), x->to, x->type, x->payload, x->len, &o);
+        int rc = tr__send_plain(tr_self_system(self), x->to, x->type, x->payload, x->len, TIMER_SEND_WAIT_MS);
         if (rc == TR_ENOPROC && x->interval) {
             tr_logkv(TR_LOG_WARN, "periodic timer cancelled: target is gone", "to", x->to, NULL);
             heap_remove(t, 0);
@@ -199,7 +201,9 @@ static int64_t schedule(tr_system_t *sys, int delay_ms, int interval_ms, const c
     tr_mpw_cstr(&w, to);
     tr_mpw_cstr(&w, type);
     tr_mpw_bin(&w, payload, payload ? len : 0);
-    int rc = w.err ? w.err : tr_send(sys, "tr.timers", "tr.timer.add", w.buf, w.len);
+    /* plain: a request's deadline must not expire the request to schedule
+     * something for after it */
+    int rc = w.err ? w.err : tr__send_plain(sys, "tr.timers", "tr.timer.add", w.buf, w.len, -1);
     tr_mpw_free(&w);
     return rc ? rc : id;
 }
@@ -224,5 +228,5 @@ int tr_timer_cancel(tr_system_t *sys, int64_t timer_id)
     tr_mpw_t w;
     tr_mpw_init_fixed(&w, buf, sizeof buf);
     tr_mpw_uint(&w, (uint64_t)timer_id);
-    return tr_send(sys, "tr.timers", "tr.timer.cancel", buf, w.len);
+    return tr__send_plain(sys, "tr.timers", "tr.timer.cancel", buf, w.len, -1);
 }
