@@ -276,6 +276,7 @@ static inline uint64_t msg_u64(const tr_msg_t *m)
  *   "watch"       tr_monitor(payload pid), reply "ok" with the ref
  *   "unwatch"     tr_demonitor(payload pid, every ref of ours), reply "ok"
  *   "stopme"      tr_stop on itself with reason "shutdown: asked to"
+ *   "late_timer"  wait at the gate, then tr_send_after(0, "rx", "num")
  *   "tr.down"     record event "down:<name>" with the reason, and
  *                 "downpid:<name>" with the pid
  *   "deadline"    record event "deadline:<name>" with msg->deadline_ms
@@ -371,6 +372,10 @@ static inline int probe_handle(tr_actor_t *self, void *state, const tr_msg_t *ms
     if (tr_str_eq(msg->type, "unwatch")) {
         tr_demonitor(self, (tr_pid_t)msg_u64(msg), -1);
         return tr_reply(self, msg, "ok", NULL, 0);
+    }
+    if (tr_str_eq(msg->type, "late_timer")) {
+        gate_pass();
+        return tr_send_after(sys, 0, "rx", "num", NULL, 0) > 0 ? 0 : TR_ECRASH;
     }
     if (tr_str_eq(msg->type, "stopme"))
         return tr_stop(sys, tr_self_pid(self), "shutdown: asked to", 0) == 0 ? 0 : TR_ECRASH;

@@ -176,6 +176,39 @@ Test(timer, timers_fire_in_due_order_whatever_the_scheduling_order)
                 (unsigned long long)(m - s_at[order[0]]));
 }
 
+Test(timer, a_busy_receiver_still_gets_its_tick)
+{
+    /* the tick is sent while rx is busy for longer than the timer's own
+     * send wait: it must wait in the mailbox, not expire there */
+    cr_assert_eq(tr_spawn(g_sys, "rx", probe(), NULL, NULL, NULL), 0);
+    cr_assert_eq(tr_send(g_sys, "rx", "block", NULL, 0), 0);
+    cr_assert(gate_wait_entered(1, T_WAIT_MS));
+    uint64_t dl0 = tr_dead_letters(g_sys);
+    cr_assert_gt(tr_send_after(g_sys, 0, "rx", "num", NULL, 0), 0);
+    /* queued: "block" (being handled) and the tick */
+    cr_assert(metric_wait(g_sys, "troupe_actor_mailbox_depth{actor=\"rx\"}", 2, T_WAIT_MS));
+    tr_sleep_ms(400);
+    gate_open();
+    cr_assert_eq(ask_rc(g_sys, "rx", "ping", T_WAIT_MS), 0);
+    cr_assert_eq(ev_count("num:rx"), 1, "the tick was handled");
+    cr_assert_eq(tr_dead_letters(g_sys), dl0);
+}
+
+Test(timer, scheduling_does_not_inherit_the_current_deadline)
+{
+    /* "sched" schedules a timer while handling an ask whose deadline has
+     * passed by then: the request to schedule must not expire with it */
+    rx("rx");
+    cr_assert_eq(tr_spawn(g_sys, "sched", probe(), NULL, NULL, NULL), 0);
+    uint64_t deadline = tr_wall_ms() + 200;
+    cr_assert_eq(ask_rc(g_sys, "sched", "late_timer", 200), TR_ETIMEDOUT);
+    cr_assert(gate_wait_entered(1, T_WAIT_MS));
+    while (tr_wall_ms() <= deadline + 50)
+        tr_sleep_ms(20);
+    gate_open();
+    cr_assert(ev_wait("num:rx", 1, T_WAIT_MS), "the timer was scheduled and fired");
+}
+
 Test(timer, interval_to_a_dead_target_is_dropped)
 {
     rx("rx");
