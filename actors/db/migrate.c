@@ -7,15 +7,27 @@
 
 #define LOCK_KEY "727361" /* pg_advisory_lock key: "troupe migrations" */
 
+/* CREATE TABLE IF NOT EXISTS races itself on a fresh database (two
+ * processes starting at once): serialise it under a transaction lock. */
 static int ensure_table(db_t *db)
 {
-    return db_exec(db,
-                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                   " id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
-                   " version integer NOT NULL UNIQUE,"
-                   " name text NOT NULL,"
-                   " applied_at timestamptz NOT NULL DEFAULT now())",
-                   0, NULL, NULL);
+    const char *p[] = {LOCK_KEY};
+    int rc = db_begin(db);
+    if (!rc)
+        rc = db_exec(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, p, NULL);
+    if (!rc)
+        rc = db_exec(db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     " id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+                     " version integer NOT NULL UNIQUE,"
+                     " name text NOT NULL,"
+                     " applied_at timestamptz NOT NULL DEFAULT now())",
+                     0, NULL, NULL);
+    if (rc) {
+        db_rollback(db);
+        return rc;
+    }
+    return db_commit(db);
 }
 
 static int lock(db_t *db)
