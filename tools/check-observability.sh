@@ -69,7 +69,7 @@ trap cleanup EXIT
 
 if [ "${1:-}" = "--live" ]; then
   build=${2:-build}
-  bin="$root/$build/troupe"
+  case "$build" in /*) bin="$build/troupe" ;; *) bin="$root/$build/troupe" ;; esac
   [ -x "$bin" ] || { echo "check-observability: $bin not built" >&2; exit 2; }
   tmp=$(mktemp -d)
   "$root/tools/pg.sh" start >/dev/null
