@@ -19,9 +19,9 @@ static void ready(req_t *r);
 static void metrics(req_t *r);
 
 static const route_t core_routes[] = {
-    {"GET", "/health", RC_PUBLIC, false, false, NULL, 0, 200, health, "health"},
-    {"GET", "/ready", RC_PUBLIC, false, false, NULL, 0, 200, ready, "ready"},
-    {"GET", "/metrics", RC_PUBLIC, false, false, NULL, 0, 200, metrics, "metrics"},
+    {"GET", "/health", RC_PUBLIC, false, false, NULL, 0, 200, health, "health", 0},
+    {"GET", "/ready", RC_PUBLIC, false, false, NULL, 0, 200, ready, "ready", 0},
+    {"GET", "/metrics", RC_PUBLIC, false, false, NULL, 0, 200, metrics, "metrics", 0},
 };
 
 static const struct {
@@ -219,7 +219,7 @@ void http_forward(req_t *r, const char *to, const char *type, ...)
         if (!tr_mp_map_find(rep.msg.payload, rep.msg.payload_len, "retry_after", &mr))
             tr_mpr_int(&mr, &retry);
         tr_reply_close(&rep);
-        int status = fail_http_status(code);
+        int status = r->status_of ? r->status_of(code) : fail_http_status(code);
         if (status == 500)
             tr_logkv(TR_LOG_ERROR, "internal error from actor", "to", to, "code", code, "message", message, NULL);
         reply_error_ex(r, status, code, status == 500 ? "internal error" : message, (int)retry, NULL);
@@ -489,6 +489,12 @@ static void record_span(req_t *r)
     tr_trace_record(r->b->sys, &s);
 }
 
+/* Routes that take raw uploads have their own limit. */
+static size_t body_limit(const req_t *r)
+{
+    return r->route && r->route->raw_body_max ? r->route->raw_body_max : r->b->cfg->max_body;
+}
+
 static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, const char *method)
 {
     req_t *r = calloc(1, sizeof *r);
@@ -526,14 +532,14 @@ static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, 
         http_reply_error(r, 404, FAIL_NOT_FOUND, "no such resource");
         return r;
     }
-    if (r->route->rules) {
+    if (r->route->rules || r->route->raw_body_max) {
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-        if (!body_is_json_type(ct)) {
+        if (r->route->rules && !body_is_json_type(ct)) {
             http_reply_error(r, 415, FAIL_UNSUPPORTED, "Content-Type must be application/json");
             return r;
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > b->cfg->max_body) {
+        if (cl && strtoull(cl, NULL, 10) > body_limit(r)) {
             http_reply_error(r, 413, FAIL_TOO_LARGE, "request body is too large");
             return r;
         }
@@ -555,6 +561,11 @@ static void req_run(req_t *r)
             http_reply_error(r, e.status, e.code, e.message);
             return;
         }
+    } else if (r->route->raw_body_max) {
+        if (r->too_large) {
+            http_reply_error(r, 413, FAIL_TOO_LARGE, "the upload is larger than this server takes");
+            return;
+        }
     } else if (r->body_len) {
         http_reply_error(r, 400, FAIL_INVALID, "this route takes no body");
         return;
@@ -573,7 +584,7 @@ static void req_run(req_t *r)
  * the connection: out of memory, or a client streaming far past the limit. */
 static bool body_append(req_t *r, const char *data, size_t n)
 {
-    size_t max = r->b->cfg->max_body;
+    size_t max = body_limit(r);
     if (r->responded)
         return true;
     if (r->too_large || r->body_len + n > max) {

@@ -26,6 +26,7 @@ typedef struct route {
     int success;        /* status on success */
     void (*handle)(req_t *r);
     const char *name;   /* metrics label */
+    size_t raw_body_max; /* > 0: takes a raw body (any type) up to this size */
 } route_t;
 
 struct req {
@@ -53,6 +54,7 @@ struct req {
     rl_result_t rl;      /* the tightest limit that applied */
     bool rl_applied;
     int status;
+    int (*status_of)(const char *code); /* route-specific error-code mapping */
 };
 
 struct bridge {

@@ -14,7 +14,7 @@ static void slo(req_t *r)
 }
 
 const route_t http_admin_routes[] = {
-    {"GET", "/v1/admin/traces/{trace}", RC_API, true, true, NULL, 0, 200, trace, "admin_trace"},
-    {"GET", "/v1/admin/slo", RC_API, true, true, NULL, 0, 200, slo, "admin_slo"},
+    {"GET", "/v1/admin/traces/{trace}", RC_API, true, true, NULL, 0, 200, trace, "admin_trace", 0},
+    {"GET", "/v1/admin/slo", RC_API, true, true, NULL, 0, 200, slo, "admin_slo", 0},
 };
 const size_t http_admin_routes_count = sizeof http_admin_routes / sizeof http_admin_routes[0];

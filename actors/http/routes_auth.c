@@ -58,11 +58,11 @@ static void do_set_role(req_t *r)
 #define RULES(x) x, sizeof x / sizeof x[0]
 
 const route_t http_auth_routes[] = {
-    {"POST", "/v1/auth/register", RC_AUTH, false, false, RULES(register_rules), 201, do_register, "auth_register"},
-    {"POST", "/v1/auth/login", RC_AUTH, false, false, RULES(login_rules), 200, do_login, "auth_login"},
-    {"POST", "/v1/auth/refresh", RC_AUTH, false, false, RULES(refresh_rules), 200, do_refresh, "auth_refresh"},
-    {"POST", "/v1/auth/logout", RC_API, true, false, RULES(refresh_rules), 204, do_logout, "auth_logout"},
-    {"GET", "/v1/auth/me", RC_API, true, false, NULL, 0, 200, do_me, "auth_me"},
-    {"PUT", "/v1/admin/users/{id}/role", RC_API, true, true, RULES(role_rules), 200, do_set_role, "admin_set_role"},
+    {"POST", "/v1/auth/register", RC_AUTH, false, false, RULES(register_rules), 201, do_register, "auth_register", 0},
+    {"POST", "/v1/auth/login", RC_AUTH, false, false, RULES(login_rules), 200, do_login, "auth_login", 0},
+    {"POST", "/v1/auth/refresh", RC_AUTH, false, false, RULES(refresh_rules), 200, do_refresh, "auth_refresh", 0},
+    {"POST", "/v1/auth/logout", RC_API, true, false, RULES(refresh_rules), 204, do_logout, "auth_logout", 0},
+    {"GET", "/v1/auth/me", RC_API, true, false, NULL, 0, 200, do_me, "auth_me", 0},
+    {"PUT", "/v1/admin/users/{id}/role", RC_API, true, true, RULES(role_rules), 200, do_set_role, "admin_set_role", 0},
 };
 const size_t http_auth_routes_count = sizeof http_auth_routes / sizeof http_auth_routes[0];

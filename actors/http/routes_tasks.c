@@ -250,13 +250,13 @@ static void events(req_t *r)
 #define RULES(x) x, sizeof x / sizeof x[0]
 
 const route_t http_task_routes[] = {
-    {"POST", "/v1/tasks", RC_API, true, false, RULES(task_rules), 202, create, "tasks_create"},
-    {"GET", "/v1/tasks", RC_API, true, false, NULL, 0, 200, list, "tasks_list"},
-    {"GET", "/v1/tasks/{id}", RC_API, true, false, NULL, 0, 200, get, "tasks_get"},
-    {"POST", "/v1/tasks/{id}/cancel", RC_API, true, false, NULL, 0, 200, cancel, "tasks_cancel"},
-    {"GET", "/v1/tasks/{id}/events", RC_API, true, false, NULL, 0, 200, events, "tasks_events"},
-    {"GET", "/v1/agents", RC_API, true, false, NULL, 0, 200, agents, "agents"},
-    {"PUT", "/v1/admin/model", RC_API, true, true, RULES(model_rules), 200, set_model, "admin_model"},
-    {"GET", "/v1/admin/llm", RC_API, true, true, NULL, 0, 200, llm_status, "admin_llm"},
+    {"POST", "/v1/tasks", RC_API, true, false, RULES(task_rules), 202, create, "tasks_create", 0},
+    {"GET", "/v1/tasks", RC_API, true, false, NULL, 0, 200, list, "tasks_list", 0},
+    {"GET", "/v1/tasks/{id}", RC_API, true, false, NULL, 0, 200, get, "tasks_get", 0},
+    {"POST", "/v1/tasks/{id}/cancel", RC_API, true, false, NULL, 0, 200, cancel, "tasks_cancel", 0},
+    {"GET", "/v1/tasks/{id}/events", RC_API, true, false, NULL, 0, 200, events, "tasks_events", 0},
+    {"GET", "/v1/agents", RC_API, true, false, NULL, 0, 200, agents, "agents", 0},
+    {"PUT", "/v1/admin/model", RC_API, true, true, RULES(model_rules), 200, set_model, "admin_model", 0},
+    {"GET", "/v1/admin/llm", RC_API, true, true, NULL, 0, 200, llm_status, "admin_llm", 0},
 };
 const size_t http_task_routes_count = sizeof http_task_routes / sizeof http_task_routes[0];
