@@ -32,6 +32,7 @@ static const struct {
     {http_auth_routes, &http_auth_routes_count},
     {http_task_routes, &http_task_routes_count},
     {http_admin_routes, &http_admin_routes_count},
+    {http_store_routes, &http_store_routes_count},
 };
 
 static size_t table_len(size_t t)

@@ -31,6 +31,7 @@ typedef struct http_config {
     double rate_ip, rate_user, rate_auth; /* tokens per second; <= 0 disables */
     int burst_ip, burst_user, burst_auth;
     const char *metrics_token; /* "" = /metrics for loopback clients only */
+    int store_readers;         /* store.r0 .. store.r<n-1> answer reads */
 } http_config_t;
 
 extern const tr_behaviour_t http_behaviour; /* arg: const http_config_t * */

@@ -88,6 +88,8 @@ const char *http_auth_worker(req_t *r, char *buf, size_t cap);
 
 extern const route_t http_auth_routes[];
 extern const size_t http_auth_routes_count;
+extern const route_t http_store_routes[];
+extern const size_t http_store_routes_count;
 extern const route_t http_admin_routes[];
 extern const size_t http_admin_routes_count;
 extern const route_t http_task_routes[];
