@@ -174,7 +174,7 @@ static void forward_store(req_t *r, const char *to, const char *type)
 
 static void get(req_t *r)
 {
-    char rd[16];
+    char rd[24];
     forward_store(r, reader(r, rd, sizeof rd), "store.get");
 }
 
@@ -199,7 +199,7 @@ static void list(req_t *r)
         return;
     }
     r->json = json_pack("{s:I,s:I}", "offset", (json_int_t)offset, "limit", (json_int_t)limit);
-    char rd[16];
+    char rd[24];
     r->status_of = store_status;
     http_forward(r, reader(r, rd, sizeof rd), "store.list", "owner", r->user.sub, NULL);
 }
@@ -213,7 +213,7 @@ static void content(req_t *r)
     tr_mpw_cstr(&w, r->user.sub);
     tr_mpw_cstr(&w, "id");
     tr_mpw_cstr(&w, r->path_id);
-    char rd[16];
+    char rd[24];
     tr_reply_t rep;
     int rc = w.err ? w.err : tr_ask(r->b->sys, reader(r, rd, sizeof rd), "store.content", w.buf, w.len,
                                     r->b->cfg->timeout_ms, &rep);
@@ -272,7 +272,7 @@ static void search(req_t *r)
     }
     if (admin)
         json_object_set_new(r->json, "admin", json_true()); /* the bridge vouches for the role */
-    char rd[16];
+    char rd[24];
     r->status_of = store_status;
     http_forward(r, reader(r, rd, sizeof rd), "store.search", "owner", r->user.sub, NULL);
 }
