@@ -55,7 +55,7 @@ static struct {
     int spawn_n;     /* small spawn (goal: < 1 s) */
     int spawn_big;   /* actors alive at once */
     int spawn_big_runs;
-    int restart_iters; /* restarts per run */
+    int restart_iters;     /* restarts per run */
     double spawn_budget_s; /* stop starting big-spawn runs past this (0 = none) */
 } opt = {5, 2000000, 50000, 1000, 100000, 1000, 10000, 3, 200, 0};
 
@@ -284,7 +284,6 @@ static double tp_anchor(void *zctx, long n, int idx)
     return (double)n / dt;
 }
 
-
 static void bench_throughput(void)
 {
     long n = opt.tp_n;
@@ -413,7 +412,8 @@ static void bench_pingpong(void)
     snprintf(extra, sizeof extra, "\"n\":%ld,\"payload_bytes\":%d,\"threads\":2,\"api\":\"tr_ask\"", n, PAYLOAD);
     emit("actor_pingpong", "troupe", "roundtrips_per_s", &a, extra);
     emit("actor_pingpong", "raw_zmq_inproc", "roundtrips_per_s", &b, "\"socket\":\"PAIR\"");
-    emit("actor_pingpong", "raw_zmq_inproc_reqrep", "roundtrips_per_s", &c, "\"socket\":\"REQ/REP\",\"informational\":true");
+    emit("actor_pingpong", "raw_zmq_inproc_reqrep", "roundtrips_per_s", &c,
+         "\"socket\":\"REQ/REP\",\"informational\":true");
     double ratio = a.med / b.med;
     snprintf(extra, sizeof extra, "\"anchor\":\"raw_zmq_inproc\",\"ratio_vs_reqrep\":%.3f", a.med / c.med);
     emit_ratio("actor_pingpong", ratio, ">=0.8", ratio >= 0.8, extra);
@@ -790,8 +790,7 @@ static void bench_spawn(void)
     snprintf(extra, sizeof extra, "\"n\":%d,\"note\":\"(RSS after the first run - RSS before any spawn) / n\"",
              opt.spawn_big);
     emit("actor_spawn", "troupe", "rss_kib_per_actor", &bper, extra);
-    snprintf(extra, sizeof extra, "\"n\":%d,\"via\":\"supervisor stop\",\"stop_timeouts\":%d", opt.spawn_big,
-             timeouts);
+    snprintf(extra, sizeof extra, "\"n\":%d,\"via\":\"supervisor stop\",\"stop_timeouts\":%d", opt.spawn_big, timeouts);
     emit("actor_spawn", "troupe", "stop_s", &bst, extra);
     printf("{\"bench\":\"actor_spawn\",\"metric\":\"alive\",\"n\":%d,\"value\":%d,\"goal\":\">=10000 alive at "
            "once\",\"pass\":%s}\n",
@@ -820,8 +819,7 @@ static int victim_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
 
 static const tr_behaviour_t victim_beh = {.kind = "bench.victim", .handle = victim_handle};
 
-static const tr_child_spec_t g_victim = {
-    .name = "bench.victim", .behaviour = &victim_beh, .restart = TR_PERMANENT};
+static const tr_child_spec_t g_victim = {.name = "bench.victim", .behaviour = &victim_beh, .restart = TR_PERMANENT};
 
 static void bench_restart(void)
 {
@@ -901,20 +899,19 @@ static void bench_restart(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_actor <throughput|pingpong|ring|spawn|restart|all> [options]\n"
-            "  --runs N            runs per implementation (default 5, >= 5 for reports)\n"
-            "  --tp-n N            throughput messages per run (2000000)\n"
-            "  --pp-n N            pingpong round trips per run (50000)\n"
-            "  --ring-actors N     ring size (1000)\n"
-            "  --ring-hops N       hops per ring run (100000)\n"
-            "  --spawn-n N         actors for the spawn-time goal (1000)\n"
-            "  --spawn-big N       actors alive at once (10000)\n"
-            "  --spawn-big-runs N  runs of the big spawn (3: each takes 10-30 s)\n"
-            "  --spawn-budget S    start no further big-spawn run that would end past S s\n"
-            "  --restart-iters N   restarts per run (200)\n"
-            "  --quick             small sizes (smoke test)\n"
-            "  --log LEVEL         runtime log level on stderr (default off)\n");
+    fprintf(stderr, "usage: bench_actor <throughput|pingpong|ring|spawn|restart|all> [options]\n"
+                    "  --runs N            runs per implementation (default 5, >= 5 for reports)\n"
+                    "  --tp-n N            throughput messages per run (2000000)\n"
+                    "  --pp-n N            pingpong round trips per run (50000)\n"
+                    "  --ring-actors N     ring size (1000)\n"
+                    "  --ring-hops N       hops per ring run (100000)\n"
+                    "  --spawn-n N         actors for the spawn-time goal (1000)\n"
+                    "  --spawn-big N       actors alive at once (10000)\n"
+                    "  --spawn-big-runs N  runs of the big spawn (3: each takes 10-30 s)\n"
+                    "  --spawn-budget S    start no further big-spawn run that would end past S s\n"
+                    "  --restart-iters N   restarts per run (200)\n"
+                    "  --quick             small sizes (smoke test)\n"
+                    "  --log LEVEL         runtime log level on stderr (default off)\n");
     exit(2);
 }
 
@@ -965,8 +962,8 @@ int main(int argc, char **argv)
             usage();
     }
     if (opt.runs < 1 || opt.runs > MAX_RUNS || opt.spawn_big_runs < 1 || opt.spawn_big_runs > MAX_RUNS ||
-        log_level < 0 || opt.tp_n < 1 || opt.pp_n < 1 || opt.ring_actors < 2 || opt.ring_hops < 1 ||
-        opt.spawn_n < 1 || opt.spawn_big < 1 || opt.restart_iters < 1)
+        log_level < 0 || opt.tp_n < 1 || opt.pp_n < 1 || opt.ring_actors < 2 || opt.ring_hops < 1 || opt.spawn_n < 1 ||
+        opt.spawn_big < 1 || opt.restart_iters < 1)
         usage();
     tr_log_set_fd(2);
     tr_log_set_level((tr_log_level_t)log_level);
