@@ -57,6 +57,26 @@ print("%d dashboards" % len(uids))
 sys.exit(bad)
 PY
 
+step "every alert has severity, summary, description and a runbook that exists"
+"$py" - <<'PY' || fail=1
+import os, re, sys
+bad, n = 0, 0
+text = open("deploy/prometheus/rules/troupe-alerts.yml").read()
+for block in re.split(r"\n(?=[ \t]*- alert: )", text)[1:]:
+    name = re.search(r"- alert: (\S+)", block).group(1)
+    n += 1
+    for key in ("severity:", "summary:", "description:", "runbook_url:"):
+        if key not in block:
+            print("%s: no %s" % (name, key[:-1])); bad = 1
+    m = re.search(r'runbook_url: "([^"]+)"', block)
+    if m and m.group(1) != "docs/runbooks/%s.md" % name:
+        print("%s: runbook_url %s is not docs/runbooks/%s.md" % (name, m.group(1), name)); bad = 1
+    if not os.path.exists("docs/runbooks/%s.md" % name):
+        print("%s: docs/runbooks/%s.md is missing" % (name, name)); bad = 1
+print("%d alert rules checked" % n)
+sys.exit(bad)
+PY
+
 metrics=""
 tmp=""
 pid=""
