@@ -164,8 +164,7 @@ class Board:
                   "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
                   "datasource": {"type": "grafana", "uid": "-- Grafana --"}},
                  {"name": "troupe restarts", "enable": True, "iconColor": "orange", "datasource": PROM,
-                  "expr": "changes(troupe_process_uptime_seconds{%s}[2m]) > 0 and troupe_process_uptime_seconds{%s} < 120"
-                          % (INST, INST),
+                  "expr": "troupe_process_uptime_seconds{%s} < 90" % INST,
                   "titleFormat": "troupe (re)started", "textFormat": "{{instance}}", "step": "60s"}]},
              "links": [{"title": "troupe dashboards", "type": "dashboards", "tags": ["troupe"], "asDropdown": True,
                         "includeVars": True, "keepTime": True}],
