@@ -576,24 +576,26 @@ int tr_ask_ex(tr_system_t *sys, const char *to, const char *type, const void *pa
     if (rc)
         return rc;
     uint64_t until = tr_mono_ms() + (uint64_t)tr_deadline_left_ms(env.deadline_ms);
-    zmq_pollitem_t it = {c->reply->sock, 0, ZMQ_POLLIN, 0};
     for (;;) {
         uint64_t now = tr_mono_ms();
         if (now >= until)
             return TR_ETIMEDOUT;
-        int n = zmq_poll(&it, 1, (long)(until - now));
-        if (n < 0 && zmq_errno() != EINTR)
-            return TR_ESYS;
-        if (n <= 0)
-            continue;
+        /* one blocking receive with a timeout (one wait inside libzmq)
+         * rather than zmq_poll + a non-blocking receive: 3 fewer poll(2)
+         * calls per round trip */
+        int tmo = (int)(until - now);
+        zmq_setsockopt(c->reply->sock, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
         zmq_msg_t *m = malloc(sizeof *m);
         if (!m)
             return TR_ENOMEM;
         zmq_msg_init(m);
-        if (zmq_msg_recv(m, c->reply->sock, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(m, c->reply->sock, 0) < 0) {
+            int e = zmq_errno();
             zmq_msg_close(m);
             free(m);
-            continue;
+            if (e == EAGAIN || e == EINTR)
+                continue;
+            return TR_ESYS;
         }
         atomic_fetch_add_explicit(&c->reply->msgs_in, 1, memory_order_relaxed);
         tr_envelope_t got;

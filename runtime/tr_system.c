@@ -1160,6 +1160,30 @@ static int wait_dead(tr_system_t *sys, tr_actor_t *rec, tr_pid_t pid, int timeou
     return rc;
 }
 
+/* Wakes a stopping actor and waits for it. The wake-up must not be lost
+ * to a passing failure (no socket or descriptor left while many actors
+ * close theirs): it is retried until the deadline. A full mailbox needs no
+ * wake-up (the actor is busy and sees the flag after its current message). */
+static int wake_and_wait(tr_system_t *sys, tr_actor_t *rec, tr_pid_t pid, int timeout_ms)
+{
+    uint64_t until = timeout_ms < 0 ? UINT64_MAX : tr_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        tr_envelope_t env;
+        tr__fill_out(sys, &env, "tr.stop", NULL, 0, NULL);
+        int rc = tr__send_env(sys, pid, &env, TR_WAIT_CONTROL);
+        if (rc == 0 || rc == TR_EFULL || rc == TR_ENOPROC || rc == TR_ETIMEDOUT)
+            break;
+        if (wait_dead(sys, rec, pid, 50) == 0)
+            return 0;
+        if (tr_mono_ms() >= until)
+            return TR_ETIMEDOUT;
+    }
+    if (timeout_ms < 0)
+        return wait_dead(sys, rec, pid, -1);
+    uint64_t now = tr_mono_ms();
+    return wait_dead(sys, rec, pid, now >= until ? 0 : (int)(until - now));
+}
+
 int tr_stop(tr_system_t *sys, tr_pid_t pid, const char *reason, int timeout_ms)
 {
     tr_actor_t *rec = tr__record(sys, pid);
@@ -1168,20 +1192,20 @@ int tr_stop(tr_system_t *sys, tr_pid_t pid, const char *reason, int timeout_ms)
     pthread_mutex_lock(&sys->mu);
     if (!tr__accepts(rec, pid) || atomic_load(&rec->stop_requested)) {
         bool stopping = atomic_load(&rec->gen) == (uint32_t)pid && atomic_load(&rec->state) != ST_DEAD;
+        bool accepts = tr__accepts(rec, pid);
         pthread_mutex_unlock(&sys->mu);
-        return stopping ? wait_dead(sys, rec, pid, timeout_ms) : TR_ENOPROC;
+        if (!stopping)
+            return TR_ENOPROC;
+        /* asked before: wake it again in case that wake-up was lost */
+        return accepts && tr__self != rec ? wake_and_wait(sys, rec, pid, timeout_ms)
+                                          : wait_dead(sys, rec, pid, timeout_ms);
     }
     snprintf(rec->stop_reason, sizeof rec->stop_reason, "%s", reason ? reason : "shutdown");
     atomic_store(&rec->stop_requested, true);
     pthread_mutex_unlock(&sys->mu);
     if (tr__self == rec)
         return 0; /* stopping oneself: the loop sees the flag after this handler */
-    /* Wake it if it waits for mail; if its mailbox is full it is busy and
-     * will see the flag after the current message. */
-    tr_envelope_t env;
-    tr__fill_out(sys, &env, "tr.stop", NULL, 0, NULL);
-    tr__send_env(sys, pid, &env, TR_WAIT_CONTROL);
-    return wait_dead(sys, rec, pid, timeout_ms);
+    return wake_and_wait(sys, rec, pid, timeout_ms);
 }
 
 int tr_wait(tr_system_t *sys, tr_pid_t pid, int timeout_ms)
