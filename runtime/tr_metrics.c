@@ -36,6 +36,11 @@ struct tr_metrics {
     pthread_mutex_t lock;
     tr_metric_t **items;
     size_t n, cap;
+    /* hash indexes (item index + 1, 0 = empty): by name+labels, and by name
+     * (a family's first item, for the kind check), so that creating metric
+     * number n does not scan the n - 1 before it */
+    uint32_t *by_key, *by_name;
+    size_t hcap;
     collector_t *collectors;
     size_t ncollectors;
 };
@@ -62,11 +67,61 @@ void tr_metrics_destroy(tr_metrics_t **self_p)
         free(self->items[i]->labels);
         free(self->items[i]);
     }
+    free(self->by_key);
+    free(self->by_name);
     free(self->items);
     free(self->collectors);
     pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
+}
+
+static uint64_t fnv(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *a; a++)
+        h = (h ^ (uint8_t)*a) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (; b && *b; b++)
+        h = (h ^ (uint8_t)*b) * 1099511628211ull;
+    return h;
+}
+
+/* Slot for (name, labels) in by_key, or for name in by_name (labels NULL). */
+static uint32_t *slot(tr_metrics_t *self, const char *name, const char *labels)
+{
+    uint32_t *t = labels ? self->by_key : self->by_name;
+    size_t mask = self->hcap - 1, i = fnv(name, labels) & mask;
+    for (;; i = (i + 1) & mask) {
+        if (!t[i])
+            return &t[i];
+        tr_metric_t *m = self->items[t[i] - 1];
+        if (strcmp(m->name, name) == 0 && (!labels || strcmp(m->labels, labels) == 0))
+            return &t[i];
+    }
+}
+
+static int rehash(tr_metrics_t *self, size_t cap)
+{
+    uint32_t *k = calloc(cap, sizeof *k), *n = calloc(cap, sizeof *n);
+    if (!k || !n) {
+        free(k);
+        free(n);
+        return -1;
+    }
+    free(self->by_key);
+    free(self->by_name);
+    self->by_key = k;
+    self->by_name = n;
+    self->hcap = cap;
+    for (size_t i = 0; i < self->n; i++) {
+        tr_metric_t *m = self->items[i];
+        *slot(self, m->name, m->labels) = (uint32_t)i + 1;
+        uint32_t *f = slot(self, m->name, NULL);
+        if (!*f)
+            *f = (uint32_t)i + 1;
+    }
+    return 0;
 }
 
 static tr_metric_t *get(tr_metrics_t *self, tr_metric_kind_t kind, const char *name, const char *help,
@@ -78,19 +133,18 @@ static tr_metric_t *get(tr_metrics_t *self, tr_metric_kind_t kind, const char *n
         labels = "";
     tr_metric_t *found = NULL;
     pthread_mutex_lock(&self->lock);
-    for (size_t i = 0; i < self->n; i++) {
-        tr_metric_t *m = self->items[i];
-        if (strcmp(m->name, name) == 0) {
-            if (m->kind != kind) {
-                pthread_mutex_unlock(&self->lock);
-                return NULL;
-            }
-            if (strcmp(m->labels, labels) == 0) {
-                found = m;
-                break;
-            }
-        }
+    if ((self->n + 1) * 2 > self->hcap && rehash(self, self->hcap ? self->hcap * 2 : 256)) {
+        pthread_mutex_unlock(&self->lock);
+        return NULL;
     }
+    uint32_t *fam = slot(self, name, NULL);
+    if (*fam && self->items[*fam - 1]->kind != kind) {
+        pthread_mutex_unlock(&self->lock);
+        return NULL;
+    }
+    uint32_t *key = slot(self, name, labels);
+    if (*key)
+        found = self->items[*key - 1];
     if (!found) {
         if (self->n == self->cap) {
             size_t cap = self->cap ? self->cap * 2 : 64;
@@ -125,6 +179,9 @@ static tr_metric_t *get(tr_metrics_t *self, tr_metric_kind_t kind, const char *n
             m->nbounds = nbounds;
         }
         self->items[self->n++] = m;
+        *key = (uint32_t)self->n;
+        if (!*fam)
+            *fam = (uint32_t)self->n;
         found = m;
     }
 out:

@@ -83,9 +83,9 @@ static int add_child(sup_t *s, const tr_child_spec_t *spec, tr_metrics_t *m)
     if (!c->name)
         return TR_ENOMEM;
     c->spec.name = c->name;
-    c->restarts = NULL; /* made at the first restart: the registry is a list,
-                           and 10,000 children must not each scan it */
-    (void)m;
+    char labels[300];
+    tr_metrics_label(labels, sizeof labels, "actor", c->name);
+    c->restarts = tr_metrics_counter(m, "troupe_actor_restarts_total", "Restarts of a supervised actor", labels);
     s->n++;
     return 0;
 }
@@ -175,13 +175,6 @@ static int restart_range(tr_actor_t *self, sup_t *s, size_t from, size_t to)
         for (;;) {
             int rc = start_child(self, c);
             if (!rc) {
-                if (!c->restarts) {
-                    char labels[300];
-                    tr_metrics_label(labels, sizeof labels, "actor", c->name);
-                    c->restarts = tr_metrics_counter(tr_system_metrics(tr_self_system(self)),
-                                                     "troupe_actor_restarts_total", "Restarts of a supervised actor",
-                                                     labels);
-                }
                 tr_counter_inc(c->restarts);
                 tr_logkv(TR_LOG_INFO, "child restarted", "child", c->name, NULL);
                 break;
