@@ -114,8 +114,12 @@ bool db_ping(db_t *self)
     PGresult *r = PQexec(self->conn, "SELECT 1");
     bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
-    if (!ok)
-        mark_down(self, PQerrorMessage(self->conn));
+    if (!ok) {
+        char why[256]; /* copied: mark_down frees the connection the message lives in */
+        snprintf(why, sizeof why, "%s", PQerrorMessage(self->conn));
+        why[strcspn(why, "\n")] = '\0';
+        mark_down(self, why);
+    }
     return ok;
 }
 

@@ -109,7 +109,10 @@ const tr_cfg_key_t troupe_settings[] = {
 };
 const size_t troupe_settings_count = sizeof troupe_settings / sizeof troupe_settings[0];
 
-static const char *const env_allow[] = {"TROUPE_CONFIG=", NULL};
+/* TROUPE_* variables that are not settings: the config file path, the
+ * `troupe user add` password, the private-Postgres script's and the tests'. */
+static const char *const env_allow[] = {"TROUPE_CONFIG=", "TROUPE_USER_PASSWORD=", "TROUPE_PG_", "TROUPE_TEST_",
+                                        NULL};
 
 int troupe_settings_load(const char *path, char *const *envp, tr_config_t **out, char *err, size_t errcap)
 {
