@@ -73,7 +73,7 @@ static double median(double *v, int n)
 
 static void truth_of(const float *data, int n, int d, const float *q, int k, uint32_t *out)
 {
-    st_dist_fn dist = st_hnsw_distance(ST_METRIC_IP);
+    st_dist_fn dist = st_distance(ST_METRIC_IP);
     float best[64];
     for (int i = 0; i < k; i++)
         best[i] = INFINITY;

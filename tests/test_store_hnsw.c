@@ -65,7 +65,7 @@ static double recall(const st_hnsw_view_t *v, const float *data, const bool *ali
                      const float *queries, int nq, int k, int ef)
 {
     st_hnsw_scratch_t *s = st_hnsw_scratch_new();
-    st_dist_fn dist = st_hnsw_distance(v->metric);
+    st_dist_fn dist = st_distance(v->metric);
     st_hnsw_hit_t *hits = malloc((size_t)k * sizeof *hits);
     uint32_t *truth = malloc((size_t)k * sizeof *truth);
     size_t found = 0;
@@ -113,8 +113,8 @@ Test(hnsw, distance_kernels_agree)
         dot += (double)a[i] * b[i];
         l2 += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
     }
-    cr_assert_float_eq(st_hnsw_distance(ST_METRIC_IP)(a, b, 37), 1.0 - dot, 1e-4);
-    cr_assert_float_eq(st_hnsw_distance(ST_METRIC_L2)(a, b, 37), l2, 1e-3);
+    cr_assert_float_eq(st_distance(ST_METRIC_IP)(a, b, 37), 1.0 - dot, 1e-4);
+    cr_assert_float_eq(st_distance(ST_METRIC_L2)(a, b, 37), l2, 1e-3);
 }
 
 Test(hnsw, recall_ip_2k)

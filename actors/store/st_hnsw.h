@@ -34,6 +34,8 @@
 #ifndef ST_HNSW_H
 #define ST_HNSW_H
 
+#include "st_dist.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,11 +43,6 @@
 #define ST_HNSW_NONE UINT32_MAX
 #define ST_HNSW_MAX_LEVEL 16
 #define ST_HNSW_MAX_M 64
-
-typedef enum st_metric {
-    ST_METRIC_IP = 0, /* 1 - dot(a, b): cosine distance for unit vectors */
-    ST_METRIC_L2 = 1, /* squared Euclidean distance */
-} st_metric_t;
 
 typedef struct st_hnsw_params {
     int M;               /* links per node on levels >= 1 (level 0: 2M); 0 = 16 */
@@ -58,12 +55,6 @@ typedef struct st_hnsw_hit {
     uint32_t id;
     float dist;
 } st_hnsw_hit_t;
-
-typedef float (*st_dist_fn)(const float *a, const float *b, size_t dim);
-
-/* Distance function for the metric, picked once for this CPU (AVX2+FMA when
- * available, portable code otherwise). */
-st_dist_fn st_hnsw_distance(st_metric_t metric);
 
 typedef struct st_hnsw_view {
     int dim, M, M0;
