@@ -1,6 +1,7 @@
 /* st_check.c - whole-store consistency check (see st_check.h). */
 #include "st_check.h"
 
+#include "st_chunk.h"
 #include "st_hnsw.h"
 #include "st_token.h"
 #include "st_vindex.h"
@@ -215,7 +216,16 @@ static int check_owner(st_db_t *db, MDB_txn *txn, uint32_t ix, st_check_report_t
             have[seq] = 1;
             tokens += ch.rec.tokens;
             uint64_t distinct = 0;
-            trc = check_chunk_postings(db, txn, ix, seq, ch.text, ch.len, ch.rec.tokens, &distinct, msg, cap);
+            const char *title;
+            uint32_t tl = 0;
+            if (tr_mp_map_find(d.map, d.map_len, "title", &r) || tr_mpr_str(&r, &title, &tl) || !title)
+                title = "", tl = 0;
+            char *it;
+            size_t il;
+            if ((trc = st_chunk_index_text(title, tl, ch.text, ch.len, &it, &il)))
+                break;
+            trc = check_chunk_postings(db, txn, ix, seq, it, il, ch.rec.tokens, &distinct, msg, cap);
+            free(it);
             distinct_total += distinct;
         }
         docs++;

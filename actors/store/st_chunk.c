@@ -543,3 +543,19 @@ int st_chunk_split(const char *text, size_t len, st_kind_t kind, const st_chunk_
     *n = x.nc;
     return 0;
 }
+
+int st_chunk_index_text(const char *title, size_t tlen, const char *text, size_t len, char **out, size_t *n)
+{
+    char *p = malloc(tlen + 1 + len + 1);
+    if (!p)
+        return TR_ENOMEM;
+    if (tlen)
+        memcpy(p, title, tlen);
+    p[tlen] = '\n';
+    if (len)
+        memcpy(p + tlen + 1, text, len);
+    p[tlen + 1 + len] = '\0';
+    *out = p;
+    *n = tlen + 1 + len;
+    return 0;
+}

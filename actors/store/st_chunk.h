@@ -70,4 +70,11 @@ typedef struct st_chunk {
 int st_chunk_split(const char *text, size_t len, st_kind_t kind, const st_chunk_opts_t *opts, st_chunk_t **out,
                    size_t *n);
 
+/* The text a chunk is indexed under (BM25 terms and embedding): the
+ * document's title, a newline, then the chunk, so a chunk cut from deep
+ * inside a long document still carries what the document is about. The
+ * stored chunk and its offsets stay the original slice. *out is malloc'd
+ * (the caller frees). TR_ENOMEM. */
+int st_chunk_index_text(const char *title, size_t tlen, const char *text, size_t len, char **out, size_t *n);
+
 #endif

@@ -220,7 +220,7 @@ static int validate(st_writer_t *w, const st_doc_in_t *d, st_kind_t *kind, char 
     return 0;
 }
 
-static int embed_chunks(st_writer_t *w, const char *content, const st_chunk_t *ch, size_t n, char *err,
+static int embed_chunks(st_writer_t *w, const st_doc_in_t *d, const st_chunk_t *ch, size_t n, char *err,
                         size_t errcap)
 {
     if (!w->emb || n == 0)
@@ -233,19 +233,46 @@ static int embed_chunks(st_writer_t *w, const char *content, const st_chunk_t *c
         w->vbuf = p;
         w->vcap = need;
     }
-    const char **texts = malloc(n * sizeof *texts);
+    char **texts = calloc(n, sizeof *texts);
     size_t *lens = malloc(n * sizeof *lens);
-    int rc = TR_ENOMEM;
-    if (texts && lens) {
-        for (size_t i = 0; i < n; i++) {
-            texts[i] = content + ch[i].start;
-            lens[i] = ch[i].end - ch[i].start;
-        }
-        rc = w->emb->embed(w->emb, texts, lens, n, w->vbuf, err, errcap);
-    }
+    int rc = texts && lens ? 0 : TR_ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = st_chunk_index_text(d->title, d->title_len, d->content + ch[i].start, ch[i].end - ch[i].start,
+                                 &texts[i], &lens[i]);
+    if (!rc)
+        rc = w->emb->embed(w->emb, (const char *const *)texts, lens, n, w->vbuf, err, errcap);
+    for (size_t i = 0; texts && i < n; i++)
+        free(texts[i]);
     free(texts);
     free(lens);
     return rc;
+}
+
+/* BM25 add/remove of a chunk under its indexed text (title + chunk). */
+static int bm25_chunk(st_writer_t *w, MDB_txn *txn, uint32_t ix, uint32_t seq, const char *title, size_t tlen,
+                      const char *text, size_t len, uint32_t *dl, bool add)
+{
+    char *it;
+    size_t il;
+    int rc = st_chunk_index_text(title, tlen, text, len, &it, &il);
+    if (rc)
+        return rc;
+    rc = add ? st_bm25_add(w->db, txn, ix, seq, it, il, dl) : st_bm25_remove(w->db, txn, ix, seq, it, il);
+    free(it);
+    return rc;
+}
+
+/* The title in a stored document map ("" if none). */
+static void map_title(const uint8_t *map, size_t len, const char **t, size_t *n)
+{
+    tr_mpr_t r;
+    uint32_t l = 0;
+    *t = NULL;
+    if (tr_mp_map_find(map, len, "title", &r) || tr_mpr_str(&r, t, &l) || !*t) {
+        *t = "";
+        l = 0;
+    }
+    *n = l;
 }
 
 static int put_doc_record(st_writer_t *w, MDB_txn *txn, uint32_t ix, const st_doc_in_t *d, const uint8_t id[16],
@@ -344,7 +371,7 @@ static int do_put(st_writer_t *w, MDB_txn *txn, const st_doc_in_t *d, const st_c
         size_t len = ch[i].end - ch[i].start;
         st_chunk_rec_t rec = {.ordinal = (uint32_t)i, .start = ch[i].start, .end = ch[i].end};
         memcpy(rec.doc, id, ST_UUID_LEN);
-        if ((rc = st_bm25_add(w->db, txn, ix, seq, text, len, &rec.tokens)))
+        if ((rc = bm25_chunk(w, txn, ix, seq, d->title, d->title_len, text, len, &rec.tokens, true)))
             return rc;
         tokens += rec.tokens;
         if ((rc = put_chunk(w, txn, ix, seq, &rec, text, len)))
@@ -407,7 +434,7 @@ int st_writer_put(st_writer_t *w, const st_doc_in_t *d, st_put_result_t *res, ch
         SET_ERR("chunking failed: %s", tr_strerror(rc));
         return rc;
     }
-    if ((rc = embed_chunks(w, d->content, ch, n, err, errcap)) || (rc = ensure_batch(w))) {
+    if ((rc = embed_chunks(w, d, ch, n, err, errcap)) || (rc = ensure_batch(w))) {
         free(ch);
         return rc;
     }
@@ -436,6 +463,9 @@ static int do_delete(st_writer_t *w, MDB_txn *txn, uint32_t ix, const uint8_t id
     if (rc)
         return rc;
     uint32_t first = dv.first, count = dv.count;
+    const char *title;
+    size_t tlen;
+    map_title(dv.map, dv.map_len, &title, &tlen);
     uint64_t size = 0;
     tr_mpr_t r;
     if (tr_mp_map_find(dv.map, dv.map_len, "size", &r) == 0)
@@ -458,7 +488,7 @@ static int do_delete(st_writer_t *w, MDB_txn *txn, uint32_t ix, const uint8_t id
         if ((rc = st_chunk_get(w->db, txn, ix, seq, &cv)))
             break;
         tokens += cv.rec.tokens;
-        if ((rc = st_bm25_remove(w->db, txn, ix, seq, cv.text, cv.len)))
+        if ((rc = bm25_chunk(w, txn, ix, seq, title, tlen, cv.text, cv.len, NULL, false)))
             break;
         uint8_t key[8];
         st_key_seq(key, ix, seq);
@@ -614,6 +644,9 @@ static int reindex_owner(st_writer_t *w, MDB_txn *txn, uint32_t ix, uint64_t *do
     st_key_seq(key, ix, 0);
     MDB_val k = {8, key}, v;
     int trc = 0;
+    uint8_t cur_doc[ST_UUID_LEN] = {0};
+    char *title = NULL;
+    size_t title_len = 0;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8 || st_be32_get(k.mv_data) != ix)
             break;
@@ -632,22 +665,56 @@ static int reindex_owner(st_writer_t *w, MDB_txn *txn, uint32_t ix, uint64_t *do
             break;
         }
         memcpy(text, (const char *)v.mv_data + sizeof rec, len);
+        if (memcmp(rec.doc, cur_doc, ST_UUID_LEN) != 0) { /* titles change per document */
+            st_doc_view_t dv;
+            const char *t;
+            size_t tl;
+            if ((trc = st_doc_get(w->db, txn, ix, rec.doc, &dv))) {
+                free(text);
+                trc = trc == TR_ENOPROC ? TR_ESYS : trc; /* an orphan chunk */
+                break;
+            }
+            map_title(dv.map, dv.map_len, &t, &tl);
+            free(title);
+            title = malloc(tl + 1);
+            if (!title) {
+                free(text);
+                trc = TR_ENOMEM;
+                break;
+            }
+            memcpy(title, t, tl);
+            title_len = tl;
+            memcpy(cur_doc, rec.doc, ST_UUID_LEN);
+        }
+        char *itext;
+        size_t ilen;
+        trc = st_chunk_index_text(title, title_len, text, len, &itext, &ilen);
+        if (trc) {
+            free(text);
+            break;
+        }
         b->seq[b->n] = seq;
-        b->text[b->n] = text;
-        b->len[b->n] = len;
+        b->text[b->n] = itext;
+        b->len[b->n] = ilen;
         b->n++;
         uint32_t dl;
-        if ((trc = st_bm25_add(w->db, txn, ix, seq, text, len, &dl)))
+        if ((trc = st_bm25_add(w->db, txn, ix, seq, itext, ilen, &dl))) {
+            free(text);
             break;
+        }
         if (dl != rec.tokens) { /* the tokenizer changed since: keep lengths true */
             rec.tokens = dl;
-            if ((trc = put_chunk(w, txn, ix, seq, &rec, text, len)))
-                break;
+            trc = put_chunk(w, txn, ix, seq, &rec, text, len);
             st_key_seq(key, ix, seq);
             MDB_val kk = {8, key};
-            if ((trc = st_db_err(mdb_cursor_get(c, &kk, &v, MDB_SET))))
+            if (!trc)
+                trc = st_db_err(mdb_cursor_get(c, &kk, &v, MDB_SET));
+            if (trc) {
+                free(text);
                 break;
+            }
         }
+        free(text);
         orec.chunks++;
         orec.tokens += dl;
         (*chunks)++;
@@ -655,6 +722,7 @@ static int reindex_owner(st_writer_t *w, MDB_txn *txn, uint32_t ix, uint64_t *do
             break;
     }
     mdb_cursor_close(c);
+    free(title);
     if (!trc && rc && rc != MDB_NOTFOUND)
         trc = st_db_err(rc);
     int frc = flush_embed(w, txn, ix, g, b, err, errcap);
