@@ -145,7 +145,7 @@ static int fuse(const st_search_opts_t *o, const cand_t *kw, int nk, const cand_
     float kmax = nk ? kw[0].score : 1, vmax = 0;
     for (int i = 0; i < nv; i++)
         vmax = vec[i].score > vmax ? vec[i].score : vmax;
-    float alpha = o->alpha > 0 ? o->alpha : 0.5f;
+    float alpha = o->alpha > 0 ? o->alpha : 0.4f;
     double rk = o->rrf_k > 0 ? o->rrf_k : 60;
     for (int side = 0; side < 2; side++) {
         const cand_t *l = side ? vec : kw;
@@ -175,10 +175,10 @@ static int fuse(const st_search_opts_t *o, const cand_t *kw, int nk, const cand_
 /* Rocchio feedback: qvec2 = normalize(qvec + w * mean(vectors of top hits)). */
 static const float *feedback(qctx_t *c, const st_hnsw_view_t *v, const cand_t *kw, int nk)
 {
-    int m = c->o->prf_docs == 0 ? 5 : c->o->prf_docs;
+    int m = c->o->prf_docs == 0 ? 3 : c->o->prf_docs;
     if (m < 0 || nk == 0)
         return c->qvec;
-    float w = c->o->prf_weight > 0 ? c->o->prf_weight : 1.0f;
+    float w = c->o->prf_weight > 0 ? c->o->prf_weight : 2.0f;
     memcpy(c->qvec2, c->qvec, (size_t)c->dim * sizeof(float));
     int used = 0;
     for (int i = 0; i < nk && used < m; i++)
