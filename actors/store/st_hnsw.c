@@ -638,7 +638,8 @@ static int repair_list(st_hnsw_t *g, uint32_t x, int l, const uint8_t *rm, uint3
                 return TR_ENOMEM;
         }
     }
-    qsort(*buf, n, sizeof **buf, cmp_u32);
+    if (n > 1)
+        qsort(*buf, n, sizeof **buf, cmp_u32);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (u == 0 || (*buf)[u - 1] != (*buf)[i])
@@ -647,7 +648,8 @@ static int repair_list(st_hnsw_t *g, uint32_t x, int l, const uint8_t *rm, uint3
         return TR_ENOMEM;
     for (size_t i = 0; i < u; i++)
         g->tmp[i] = (st_hnsw_hit_t){(*buf)[i], g->dist(g->vec[x], g->vec[(*buf)[i]], (size_t)g->dim)};
-    qsort(g->tmp, u, sizeof *g->tmp, cmp_hit);
+    if (u > 1)
+        qsort(g->tmp, u, sizeof *g->tmp, cmp_hit);
     size_t cap = l == 0 ? (size_t)g->M0 : (size_t)g->M;
     size_t kept = select_heuristic(g, g->tmp, u, cap);
     for (size_t i = 0; i < kept; i++)

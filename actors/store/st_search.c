@@ -317,7 +317,8 @@ int st_search(st_reader_t *r, const st_search_opts_t *o, const st_query_t *q, st
             all[nall++] = (ocand_t){ixs[i], one[j].seq, one[j].score};
     }
     if (!rc) {
-        qsort(all, nall, sizeof *all, cmp_ocand);
+        if (nall > 1)
+            qsort(all, nall, sizeof *all, cmp_ocand);
         for (size_t i = 0; i < nall && *n < q->k; i++) {
             st_hit_t *h = &out[*n];
             h->ix = all[i].ix;
