@@ -177,7 +177,7 @@ int st_db_open(const st_db_opts_t *o, st_db_t **out, char *err, size_t errcap)
     snprintf(db->emb_params, sizeof db->emb_params, "%s", none || !o->emb_params ? "" : o->emb_params);
     db->dim = none ? 0 : o->dim;
     db->M = o->M > 0 ? o->M : 16;
-    db->efc = o->efc > 0 ? o->efc : 200;
+    db->efc = o->efc > 0 ? o->efc : 100;
     if (mkdirs(o->path) != 0) {
         snprintf(err, errcap, "store: cannot create %s: %s", o->path, strerror(errno));
         free(db);

@@ -59,7 +59,7 @@ typedef struct st_db_opts {
     const char *emb_name;   /* NULL or "none" = vector search off */
     const char *emb_params; /* recorded and compared */
     int dim;
-    int M, efc; /* HNSW parameters; 0 = 16 / 200 */
+    int M, efc; /* HNSW parameters; 0 = 16 / 100 */
     bool allow_mismatch;    /* open a store built with another embedder (to re-index it) */
 } st_db_opts_t;
 
