@@ -35,7 +35,10 @@ static double urand(void)
     rs ^= rs << 17;
     return ((double)(rs >> 11) + 0.5) / 9007199254740992.0;
 }
-static double gauss(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+static double gauss(void)
+{
+    return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
+}
 
 static void normalize(float *v, int d)
 {
@@ -130,8 +133,8 @@ static double measure(const st_hnsw_view_t *v, const float *qs, const uint32_t *
 static int lmdb_measure(const char *dir, st_hnsw_t *g, const opts_t *o, const float *qs, const uint32_t *truth,
                         double *qps, double *open_ms, double *rec)
 {
-    st_db_opts_t dopts = {.path = dir, .nosync = true, .emb_name = "bench", .emb_params = "", .dim = o->dim,
-                          .M = o->M, .efc = o->efc};
+    st_db_opts_t dopts = {
+        .path = dir, .nosync = true, .emb_name = "bench", .emb_params = "", .dim = o->dim, .M = o->M, .efc = o->efc};
     char err[512];
     st_db_t *db;
     if (st_db_open(&dopts, &db, err, sizeof err)) {
@@ -167,22 +170,43 @@ static int lmdb_measure(const char *dir, st_hnsw_t *g, const opts_t *o, const fl
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.n = 100000, .dim = 128, .nq = 1000, .M = 16, .efc = 200, .ef = 64, .runs = 5, .k = 10,
-                .clusters = 1000, .python = "/usr/bin/python3", .script = NULL, .anchor = 1};
+    opts_t o = {.n = 100000,
+                .dim = 128,
+                .nq = 1000,
+                .M = 16,
+                .efc = 200,
+                .ef = 64,
+                .runs = 5,
+                .k = 10,
+                .clusters = 1000,
+                .python = "/usr/bin/python3",
+                .script = NULL,
+                .anchor = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : "0";
-        if (!strcmp(a, "--n")) o.n = atoi(v), i++;
-        else if (!strcmp(a, "--dim")) o.dim = atoi(v), i++;
-        else if (!strcmp(a, "--queries")) o.nq = atoi(v), i++;
-        else if (!strcmp(a, "--M")) o.M = atoi(v), i++;
-        else if (!strcmp(a, "--efc")) o.efc = atoi(v), i++;
-        else if (!strcmp(a, "--ef")) o.ef = atoi(v), i++;
-        else if (!strcmp(a, "--runs")) o.runs = atoi(v), i++;
-        else if (!strcmp(a, "--clusters")) o.clusters = atoi(v), i++;
-        else if (!strcmp(a, "--python")) o.python = v, i++;
-        else if (!strcmp(a, "--script")) o.script = v, i++;
-        else if (!strcmp(a, "--no-anchor")) o.anchor = 0;
+        if (!strcmp(a, "--n"))
+            o.n = atoi(v), i++;
+        else if (!strcmp(a, "--dim"))
+            o.dim = atoi(v), i++;
+        else if (!strcmp(a, "--queries"))
+            o.nq = atoi(v), i++;
+        else if (!strcmp(a, "--M"))
+            o.M = atoi(v), i++;
+        else if (!strcmp(a, "--efc"))
+            o.efc = atoi(v), i++;
+        else if (!strcmp(a, "--ef"))
+            o.ef = atoi(v), i++;
+        else if (!strcmp(a, "--runs"))
+            o.runs = atoi(v), i++;
+        else if (!strcmp(a, "--clusters"))
+            o.clusters = atoi(v), i++;
+        else if (!strcmp(a, "--python"))
+            o.python = v, i++;
+        else if (!strcmp(a, "--script"))
+            o.script = v, i++;
+        else if (!strcmp(a, "--no-anchor"))
+            o.anchor = 0;
         else {
             fprintf(stderr, "bench_ann: unknown option %s\n", a);
             return 2;
@@ -242,9 +266,10 @@ int main(int argc, char **argv)
                 hi = qps_lmdb[r] > hi ? qps_lmdb[r] : hi;
             }
             q_lmdb = median(qps_lmdb, o.runs);
-            printf("{\"bench\":\"ann_recall_qps\",\"impl\":\"troupe_lmdb\",\"metric\":\"qps\",\"value\":%.0f,\"min\":%.0f,"
-                   "\"max\":%.0f,\"runs\":%d,\"stat\":\"median\",\"recall10\":%.4f,\"view_open_ms\":%.1f,%s}\n",
-                   q_lmdb, lo, hi, o.runs, rec_lmdb, open_ms, ctx);
+            printf(
+                "{\"bench\":\"ann_recall_qps\",\"impl\":\"troupe_lmdb\",\"metric\":\"qps\",\"value\":%.0f,\"min\":%.0f,"
+                "\"max\":%.0f,\"runs\":%d,\"stat\":\"median\",\"recall10\":%.4f,\"view_open_ms\":%.1f,%s}\n",
+                q_lmdb, lo, hi, o.runs, rec_lmdb, open_ms, ctx);
         }
         char cmd[512];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -268,8 +293,9 @@ int main(int argc, char **argv)
             snprintf(script, sizeof script, "%s", o.script);
         else
             snprintf(script, sizeof script, "bench/ann_hnswlib.py");
-        snprintf(cmd, sizeof cmd, "%s %s --data %s --queries %s --truth %s --dim %d --M %d --efc %d --ef %d --k %d --runs %d",
-                 o.python, script, fd, fq, ft, o.dim, o.M, o.efc, o.ef, o.k, o.runs);
+        snprintf(cmd, sizeof cmd,
+                 "%s %s --data %s --queries %s --truth %s --dim %d --M %d --efc %d --ef %d --k %d --runs %d", o.python,
+                 script, fd, fq, ft, o.dim, o.M, o.efc, o.ef, o.k, o.runs);
         FILE *pp = popen(cmd, "r");
         char line[4096] = "";
         if (pp) {
@@ -312,9 +338,10 @@ int main(int argc, char **argv)
         printf("{\"bench\":\"ann_recall_qps\",\"impl\":\"hnswlib\",\"metric\":\"qps\",\"value\":%.0f,\"min\":%.0f,"
                "\"max\":%.0f,\"runs\":%d,\"stat\":\"median\",\"recall10\":%.4f,\"build_s\":%.2f,%s}\n",
                hmed, hmin, hmax, nh, hrec, hbuild, ctx);
-        printf("{\"bench\":\"ann_recall_qps\",\"ratio\":%.2f,\"ratio_lmdb\":%.2f,\"recall10\":%.4f,\"recall10_lmdb\":%.4f,"
-               "\"goal\":\"recall>=0.95 and >=1.0x\"}\n",
-               q_mem / hmed, q_lmdb / hmed, rec, rec_lmdb);
+        printf(
+            "{\"bench\":\"ann_recall_qps\",\"ratio\":%.2f,\"ratio_lmdb\":%.2f,\"recall10\":%.4f,\"recall10_lmdb\":%.4f,"
+            "\"goal\":\"recall>=0.95 and >=1.0x\"}\n",
+            q_mem / hmed, q_lmdb / hmed, rec, rec_lmdb);
     }
     free(centres);
     free(data);

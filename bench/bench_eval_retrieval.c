@@ -69,7 +69,10 @@ static int gain_of(const qrel_t *qr, size_t nq, const char *q, const char *d)
     return 0;
 }
 
-static int cmp_int_desc(const void *a, const void *b) { return *(const int *)b - *(const int *)a; }
+static int cmp_int_desc(const void *a, const void *b)
+{
+    return *(const int *)b - *(const int *)a;
+}
 
 int main(int argc, char **argv)
 {
@@ -79,20 +82,34 @@ int main(int argc, char **argv)
     st_search_opts_t so = {.vectors = true};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(a, "--data")) data = v, i++;
-        else if (!strcmp(a, "--dim")) dim = atoi(v), i++;
-        else if (!strcmp(a, "--target")) target = atoi(v), i++;
-        else if (!strcmp(a, "--overlap")) overlap = atoi(v), i++;
-        else if (!strcmp(a, "--fusion")) so.fusion = strcmp(v, "rrf") ? ST_FUSION_LINEAR : ST_FUSION_RRF, i++;
-        else if (!strcmp(a, "--rrf-k")) so.rrf_k = atoi(v), i++;
-        else if (!strcmp(a, "--alpha")) so.alpha = (float)atof(v), i++;
-        else if (!strcmp(a, "--prf-docs")) so.prf_docs = atoi(v), i++;
-        else if (!strcmp(a, "--prf-weight")) so.prf_weight = (float)atof(v), i++;
-        else if (!strcmp(a, "--candidates")) so.candidates = atoi(v), i++;
-        else if (!strcmp(a, "--ef")) so.ef_search = atoi(v), i++;
-        else if (!strcmp(a, "--char-ngrams")) char_w = (float)atof(v), i++;
-        else if (!strcmp(a, "--no-query-idf")) so.no_query_idf = true;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        if (!strcmp(a, "--data"))
+            data = v, i++;
+        else if (!strcmp(a, "--dim"))
+            dim = atoi(v), i++;
+        else if (!strcmp(a, "--target"))
+            target = atoi(v), i++;
+        else if (!strcmp(a, "--overlap"))
+            overlap = atoi(v), i++;
+        else if (!strcmp(a, "--fusion"))
+            so.fusion = strcmp(v, "rrf") ? ST_FUSION_LINEAR : ST_FUSION_RRF, i++;
+        else if (!strcmp(a, "--rrf-k"))
+            so.rrf_k = atoi(v), i++;
+        else if (!strcmp(a, "--alpha"))
+            so.alpha = (float)atof(v), i++;
+        else if (!strcmp(a, "--prf-docs"))
+            so.prf_docs = atoi(v), i++;
+        else if (!strcmp(a, "--prf-weight"))
+            so.prf_weight = (float)atof(v), i++;
+        else if (!strcmp(a, "--candidates"))
+            so.candidates = atoi(v), i++;
+        else if (!strcmp(a, "--ef"))
+            so.ef_search = atoi(v), i++;
+        else if (!strcmp(a, "--char-ngrams"))
+            char_w = (float)atof(v), i++;
+        else if (!strcmp(a, "--no-query-idf"))
+            so.no_query_idf = true;
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
         else {
             fprintf(stderr, "bench_eval_retrieval: unknown option %s\n", a);
             return 2;
@@ -148,9 +165,14 @@ int main(int argc, char **argv)
                 dcap = dcap ? dcap * 2 : 1024;
                 docs = realloc(docs, dcap * sizeof *docs);
             }
-            st_doc_in_t d = {.owner = "eval", .owner_len = 4, .title = title ? title : "",
-                             .title_len = title ? strlen(title) : 0, .content_type = "text/plain",
-                             .content_type_len = 10, .content = text, .content_len = strlen(text)};
+            st_doc_in_t d = {.owner = "eval",
+                             .owner_len = 4,
+                             .title = title ? title : "",
+                             .title_len = title ? strlen(title) : 0,
+                             .content_type = "text/plain",
+                             .content_type_len = 10,
+                             .content = text,
+                             .content_len = strlen(text)};
             st_put_result_t res;
             if (st_writer_put(w, &d, &res, err, sizeof err)) {
                 fprintf(stderr, "put %s: %s\n", id, err);
@@ -226,8 +248,12 @@ int main(int argc, char **argv)
             if (ng == 0)
                 continue;
             evaluated++;
-            st_query_t q = {.owner = "eval", .owner_len = 4, .text = qs[qi].text, .len = strlen(qs[qi].text),
-                            .k = 100, .mode = modes[mi]};
+            st_query_t q = {.owner = "eval",
+                            .owner_len = 4,
+                            .text = qs[qi].text,
+                            .len = strlen(qs[qi].text),
+                            .k = 100,
+                            .mode = modes[mi]};
             st_hit_t hits[100];
             int n = 0;
             st_mode_t used;

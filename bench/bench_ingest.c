@@ -30,9 +30,10 @@ static int rm_cb(const char *p, const struct stat *s, int f, struct FTW *w)
 
 static size_t make_doc(int i, char *buf, size_t cap)
 {
-    static const char *words[] = {"pressure", "distribution", "wing", "supersonic", "boundary", "layer", "heat",
-                                  "transfer", "flutter", "panel", "shock", "wave", "cylinder", "nozzle", "jet",
-                                  "turbulent", "laminar", "separation", "vortex", "buckling", "shell", "plate"};
+    static const char *words[] = {"pressure", "distribution", "wing",    "supersonic", "boundary", "layer",
+                                  "heat",     "transfer",     "flutter", "panel",      "shock",    "wave",
+                                  "cylinder", "nozzle",       "jet",     "turbulent",  "laminar",  "separation",
+                                  "vortex",   "buckling",     "shell",   "plate"};
     uint64_t x = (uint64_t)i * 2654435761u + 17;
     size_t o = (size_t)snprintf(buf, cap, "# Report %d\n\n", i);
     for (int p = 0; p < 4; p++) {
@@ -144,9 +145,9 @@ int main(int argc, char **argv)
         }
         double secs = (double)(tr_mono_ns() - t0) / 1e9;
         getrusage(RUSAGE_SELF, &ru1);
-        double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) /
-                         1e6;
+        double cpu =
+            (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+            (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
         store_stop(sys, s, 30000);
         tr_system_destroy(&sys);
         store_close(&s);

@@ -26,7 +26,10 @@ static int tu_rm_cb(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static inline void tu_rmrf(const char *path) { nftw(path, tu_rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void tu_rmrf(const char *path)
+{
+    nftw(path, tu_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static inline char *tu_tmpdir(void)
 {

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+static bool ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 
 /* The invariants every chunking must keep. */
 static void check_chunks(const char *t, size_t len, const st_chunk_t *c, size_t n, const st_chunk_opts_t *o)
@@ -21,8 +24,7 @@ static void check_chunks(const char *t, size_t len, const st_chunk_t *c, size_t 
         cr_assert_lt(c[i].start, c[i].end, "chunk %zu is empty", i);
         cr_assert_leq(c[i].end, len);
         cr_assert_leq(c[i].end - c[i].start, max, "chunk %zu has %u bytes > max %zu", i, c[i].end - c[i].start, max);
-        cr_assert_eq(st_utf8_validate(t + c[i].start, c[i].end - c[i].start, NULL), 0, "chunk %zu cuts a character",
-                     i);
+        cr_assert_eq(st_utf8_validate(t + c[i].start, c[i].end - c[i].start, NULL), 0, "chunk %zu cuts a character", i);
         if (i) {
             cr_assert_gt(c[i].start, c[i - 1].start, "chunks go forward");
             cr_assert_gt(c[i].end, c[i - 1].end);
@@ -79,15 +81,15 @@ Test(chunk, utf8_validation)
         const char *s;
         size_t len, at;
     } bad[] = {
-        {"ab\xc0\x80", 4, 2},          /* overlong NUL */
-        {"\xe0\x80\xaf", 3, 0},        /* overlong '/' */
-        {"x\xed\xa0\x80", 4, 1},       /* surrogate */
-        {"\xf4\x90\x80\x80", 4, 0},    /* above U+10FFFF */
-        {"abc\xe2\x82", 5, 3},         /* truncated at the end */
-        {"a\x80z", 3, 1},              /* lone continuation */
-        {"ok\xff", 3, 2},              /* never valid */
-        {"nul\0byte", 8, 3},           /* NUL is not text */
-        {"\xc3\x28", 2, 0},            /* bad continuation */
+        {"ab\xc0\x80", 4, 2},       /* overlong NUL */
+        {"\xe0\x80\xaf", 3, 0},     /* overlong '/' */
+        {"x\xed\xa0\x80", 4, 1},    /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
+        {"abc\xe2\x82", 5, 3},      /* truncated at the end */
+        {"a\x80z", 3, 1},           /* lone continuation */
+        {"ok\xff", 3, 2},           /* never valid */
+        {"nul\0byte", 8, 3},        /* NUL is not text */
+        {"\xc3\x28", 2, 0},         /* bad continuation */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(st_utf8_validate(bad[i].s, bad[i].len, &off), TR_EINVAL, "case %zu", i);
@@ -151,8 +153,8 @@ static char *repeat_lines(const char *prefix, const char *line, int n, const cha
 Test(chunk, code_fence_is_not_split)
 {
     /* prose, then a 21-line fence (~460 bytes), then prose; target 300, max 600 */
-    char *t = repeat_lines("Intro paragraph that talks about code.\n\n```c\n", "    int value = compute(x, y);\n",
-                           15, "```\n\nAfter the code block.\n");
+    char *t = repeat_lines("Intro paragraph that talks about code.\n\n```c\n", "    int value = compute(x, y);\n", 15,
+                           "```\n\nAfter the code block.\n");
     st_chunk_t *c;
     size_t n = split(t, ST_KIND_MARKDOWN, 300, 30, &c);
     const char *open = strstr(t, "```c"), *close = strstr(open + 3, "```\n\nAfter");
@@ -288,10 +290,21 @@ Test(chunk, tokenizer_and_stop_words)
 
 Test(chunk, random_documents_keep_invariants)
 {
-    static const char *pieces[] = {"# Heading\n", "## Sub heading\r\n", "Plain words in a sentence. ",
-                                   "\n\n", "\r\n\r\n", "```\ncode line\n", "```\n", "~~~py\nx = 1\n~~~\n",
-                                   "caf\xc3\xa9 ", "\xe2\x82\xac\xf0\x9f\x98\x80", "longwordwithoutspaces",
-                                   "    indented\n", "- item\n", "\t", " "};
+    static const char *pieces[] = {"# Heading\n",
+                                   "## Sub heading\r\n",
+                                   "Plain words in a sentence. ",
+                                   "\n\n",
+                                   "\r\n\r\n",
+                                   "```\ncode line\n",
+                                   "```\n",
+                                   "~~~py\nx = 1\n~~~\n",
+                                   "caf\xc3\xa9 ",
+                                   "\xe2\x82\xac\xf0\x9f\x98\x80",
+                                   "longwordwithoutspaces",
+                                   "    indented\n",
+                                   "- item\n",
+                                   "\t",
+                                   " "};
     uint64_t x = 12345;
     for (int round = 0; round < 300; round++) {
         char t[6000];

@@ -21,8 +21,9 @@
 /* Deterministic content for (round, i): markdown of 1..6 KB, several chunks. */
 static size_t make_content(int round, int i, char *buf, size_t cap)
 {
-    static const char *words[] = {"shock", "wave", "boundary", "layer", "flutter", "panel", "heat", "transfer",
-                                  "wing", "vortex", "caf\xc3\xa9", "na\xc3\xafve", "jet", "noise", "plate"};
+    static const char *words[] = {"shock",       "wave",         "boundary", "layer", "flutter",
+                                  "panel",       "heat",         "transfer", "wing",  "vortex",
+                                  "caf\xc3\xa9", "na\xc3\xafve", "jet",      "noise", "plate"};
     size_t o = (size_t)snprintf(buf, cap, "# Document %d.%d\n\n", round, i);
     uint64_t x = (uint64_t)round * 1000003u + (uint64_t)i * 7919u + 1;
     int paras = 2 + i % 5;
@@ -144,8 +145,8 @@ Test(store_crash, acknowledged_documents_survive_kill_9, .timeout = 600)
     char *content = malloc(16384);
     for (int round = 0; round < ROUNDS; round++) {
         uint32_t seed = rnd32();
-        int kill_after = 2 + (int)(seed % 30);        /* acks to wait for */
-        unsigned extra_us = (seed >> 8) % 4000;        /* then a little more */
+        int kill_after = 2 + (int)(seed % 30);  /* acks to wait for */
+        unsigned extra_us = (seed >> 8) % 4000; /* then a little more */
         int fds[2];
         cr_assert_eq(pipe(fds), 0);
         fflush(NULL);

@@ -152,9 +152,10 @@ static void fake_vector(const char *text, int dim, double *v)
 static void respond(int c, int status, const char *body)
 {
     char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, strlen(body));
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                 status, strlen(body));
     if (write(c, head, (size_t)n) < 0 || write(c, body, strlen(body)) < 0)
         return;
 }
@@ -264,8 +265,8 @@ static st_embedder_t *ollama(fake_t *f, int dim, int timeout_ms, int *rc, char *
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", f->port);
-    st_embed_config_t c = {.kind = "ollama", .dim = dim, .ollama_url = url, .ollama_model = "tiny-embed",
-                           .timeout_ms = timeout_ms};
+    st_embed_config_t c = {
+        .kind = "ollama", .dim = dim, .ollama_url = url, .ollama_model = "tiny-embed", .timeout_ms = timeout_ms};
     st_embedder_t *e = NULL;
     *rc = st_embedder_new(&c, &e, err, cap);
     return e;
@@ -372,8 +373,14 @@ Test(ollama, store_indexes_and_searches_with_it)
     st_reader_t *r;
     cr_assert_eq(st_writer_new(db, e, NULL, &w), 0);
     cr_assert_eq(st_reader_new(db, e, &r), 0);
-    st_doc_in_t d = {.owner = "o", .owner_len = 1, .title = "t", .title_len = 1, .content_type = "text/plain",
-                     .content_type_len = 10, .content = "a short text", .content_len = 12};
+    st_doc_in_t d = {.owner = "o",
+                     .owner_len = 1,
+                     .title = "t",
+                     .title_len = 1,
+                     .content_type = "text/plain",
+                     .content_type_len = 10,
+                     .content = "a short text",
+                     .content_len = 12};
     st_put_result_t res;
     cr_assert_eq(st_writer_put(w, &d, &res, err, sizeof err), 0, "%s", err);
     cr_assert_eq(st_writer_commit(w), 0);

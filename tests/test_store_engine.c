@@ -130,8 +130,8 @@ Test(store_engine, results_survive_restart_without_rebuild)
     int nbefore[4][3];
     for (int qi = 0; qi < 4; qi++)
         for (int m = 0; m < 3; m++)
-            nbefore[qi][m] = tu_search(&e, "owner-1", queries[qi], (st_mode_t)m, 5, NULL, 0, before[qi][m],
-                                       sbefore[qi][m]);
+            nbefore[qi][m] =
+                tu_search(&e, "owner-1", queries[qi], (st_mode_t)m, 5, NULL, 0, before[qi][m], sbefore[qi][m]);
     tu_engine_close(&e);
 
     cr_assert_eq(tu_engine_open(&e, dir, 128, false, NULL, 0), 0);
@@ -303,7 +303,12 @@ Test(store_engine, metadata_filters)
     tr_mpw_cstr(&w, "x");
     cr_assert_eq(tu_search(&e, "o", "parse header", ST_MODE_VECTOR, 10, f, w.len, ids, NULL), 0);
     /* malformed filters are refused */
-    st_query_t q = {.owner = "o", .owner_len = 1, .text = "x", .len = 1, .k = 5, .filter = (const uint8_t *)"\x91\x01",
+    st_query_t q = {.owner = "o",
+                    .owner_len = 1,
+                    .text = "x",
+                    .len = 1,
+                    .k = 5,
+                    .filter = (const uint8_t *)"\x91\x01",
                     .filter_len = 2};
     st_hit_t hits[5];
     int nh;
@@ -330,8 +335,12 @@ Test(store_engine, malformed_uploads_are_refused_without_writing)
     cr_assert_eq(tu_engine_open(&e, dir, 64, false, NULL, 0), 0);
     char err[256];
     st_put_result_t res;
-    st_doc_in_t d = {.owner = "o", .owner_len = 1, .content_type = "text/plain", .content_type_len = 10,
-                     .content = "ok", .content_len = 2};
+    st_doc_in_t d = {.owner = "o",
+                     .owner_len = 1,
+                     .content_type = "text/plain",
+                     .content_type_len = 10,
+                     .content = "ok",
+                     .content_len = 2};
     st_doc_in_t x = d;
     x.content = "bad \xff byte";
     x.content_len = 10;

@@ -123,8 +123,8 @@ static int check_chunk_postings(st_db_t *db, MDB_txn *txn, uint32_t ix, uint32_t
 }
 
 /* Postings of owner ix: count them and check each points at a chunk. */
-static int count_postings(st_db_t *db, MDB_txn *txn, uint32_t ix, const uint8_t *have, uint32_t nslots,
-                          uint64_t *count, char *msg, size_t cap)
+static int count_postings(st_db_t *db, MDB_txn *txn, uint32_t ix, const uint8_t *have, uint32_t nslots, uint64_t *count,
+                          char *msg, size_t cap)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, db->postings, &c);
@@ -256,8 +256,7 @@ static int check_owner(st_db_t *db, MDB_txn *txn, uint32_t ix, st_check_report_t
         if (!trc && hrc == TR_ENOPROC && chunks)
             trc = FAIL("owner %u: chunks but no graph header", ix);
         else if (!trc && hrc == 0 && h.count != chunks)
-            trc = FAIL("owner %u: graph header counts %u nodes, %llu chunks", ix, h.count,
-                       (unsigned long long)chunks);
+            trc = FAIL("owner %u: graph header counts %u nodes, %llu chunks", ix, h.count, (unsigned long long)chunks);
         if (!trc && hrc == 0) { /* the view validates every record and link */
             st_vview_t vv;
             memset(&vv, 0, sizeof vv);

@@ -14,14 +14,41 @@
 
 static const char *const plain_types[] = {"text/plain", "text/csv", "text/tab-separated-values", NULL};
 static const char *const markdown_types[] = {"text/markdown", "text/x-markdown", NULL};
-static const char *const code_types[] = {
-    "text/x-c",          "text/x-csrc",        "text/x-chdr",          "text/x-c++",        "text/x-c++src",
-    "text/x-c++hdr",     "text/x-python",      "text/x-script.python", "text/x-shellscript", "application/x-sh",
-    "text/x-go",         "text/x-rust",        "text/x-java",          "text/javascript",    "application/javascript",
-    "text/x-typescript", "application/json",   "application/x-ndjson", "text/x-yaml",        "application/x-yaml",
-    "text/yaml",         "application/toml",   "text/x-toml",          "text/x-sql",         "application/sql",
-    "text/x-makefile",   "text/x-cmake",       "text/css",             "application/xml",    "text/xml",
-    "text/x-lua",        "text/x-ruby",        "text/x-diff",          "text/x-patch",       NULL};
+static const char *const code_types[] = {"text/x-c",
+                                         "text/x-csrc",
+                                         "text/x-chdr",
+                                         "text/x-c++",
+                                         "text/x-c++src",
+                                         "text/x-c++hdr",
+                                         "text/x-python",
+                                         "text/x-script.python",
+                                         "text/x-shellscript",
+                                         "application/x-sh",
+                                         "text/x-go",
+                                         "text/x-rust",
+                                         "text/x-java",
+                                         "text/javascript",
+                                         "application/javascript",
+                                         "text/x-typescript",
+                                         "application/json",
+                                         "application/x-ndjson",
+                                         "text/x-yaml",
+                                         "application/x-yaml",
+                                         "text/yaml",
+                                         "application/toml",
+                                         "text/x-toml",
+                                         "text/x-sql",
+                                         "application/sql",
+                                         "text/x-makefile",
+                                         "text/x-cmake",
+                                         "text/css",
+                                         "application/xml",
+                                         "text/xml",
+                                         "text/x-lua",
+                                         "text/x-ruby",
+                                         "text/x-diff",
+                                         "text/x-patch",
+                                         NULL};
 
 static bool in_list(const char *const *list, const char *s, size_t len)
 {
@@ -205,7 +232,10 @@ static int push_chunk(ctx_t *x, size_t s, size_t e)
     return 0;
 }
 
-static bool is_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v'; }
+static bool is_ws(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v';
+}
 
 /* End of the line starting at i (index of '\n' or len). */
 static size_t line_end(const ctx_t *x, size_t i)

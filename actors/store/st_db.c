@@ -209,9 +209,10 @@ int st_db_open(const st_db_opts_t *o, st_db_t **out, char *err, size_t errcap)
         const char *name;
         MDB_dbi *dbi;
         unsigned flags;
-    } dbs[] = {{"meta", &db->meta, 0},       {"owners", &db->owners, 0},   {"docs", &db->docs, 0},
-               {"content", &db->content, 0}, {"chunks", &db->chunks, 0},   {"vectors", &db->vectors, 0},
-               {"hnsw", &db->hnsw, 0},       {"postings", &db->postings, MDB_DUPSORT | MDB_DUPFIXED}};
+    } dbs[] = {{"meta", &db->meta, 0},     {"owners", &db->owners, 0},
+               {"docs", &db->docs, 0},     {"content", &db->content, 0},
+               {"chunks", &db->chunks, 0}, {"vectors", &db->vectors, 0},
+               {"hnsw", &db->hnsw, 0},     {"postings", &db->postings, MDB_DUPSORT | MDB_DUPFIXED}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && !rc; i++)
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE | dbs[i].flags, dbs[i].dbi);
     int trc = rc ? st_db_err(rc) : check_identity(db, txn, o, err, errcap);

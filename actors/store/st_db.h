@@ -47,7 +47,7 @@ typedef struct st_db {
     char emb_name[64];
     char emb_params[256];
     int dim;
-    int M, efc; /* HNSW build parameters recorded at creation */
+    int M, efc;    /* HNSW build parameters recorded at creation */
     bool mismatch; /* opened with allow_mismatch and the identity differs */
 } st_db_t;
 
@@ -59,8 +59,8 @@ typedef struct st_db_opts {
     const char *emb_name;   /* NULL or "none" = vector search off */
     const char *emb_params; /* recorded and compared */
     int dim;
-    int M, efc; /* HNSW parameters; 0 = 16 / 100 */
-    bool allow_mismatch;    /* open a store built with another embedder (to re-index it) */
+    int M, efc;          /* HNSW parameters; 0 = 16 / 100 */
+    bool allow_mismatch; /* open a store built with another embedder (to re-index it) */
 } st_db_opts_t;
 
 /* Opens (creating if needed) the environment and checks the embedder

@@ -26,7 +26,10 @@ static float dot_generic(const float *a, const float *b, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
-static float ip_generic(const float *a, const float *b, size_t n) { return 1.0f - dot_generic(a, b, n); }
+static float ip_generic(const float *a, const float *b, size_t n)
+{
+    return 1.0f - dot_generic(a, b, n);
+}
 
 static float l2_generic(const float *a, const float *b, size_t n)
 {
@@ -105,4 +108,3 @@ st_dist_fn st_distance(st_metric_t metric)
 #endif
     return metric == ST_METRIC_L2 ? l2_generic : ip_generic;
 }
-

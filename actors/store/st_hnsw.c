@@ -58,7 +58,10 @@ struct st_hnsw_scratch {
     size_t nr, rcap;
 };
 
-st_hnsw_scratch_t *st_hnsw_scratch_new(void) { return calloc(1, sizeof(st_hnsw_scratch_t)); }
+st_hnsw_scratch_t *st_hnsw_scratch_new(void)
+{
+    return calloc(1, sizeof(st_hnsw_scratch_t));
+}
 
 void st_hnsw_scratch_destroy(st_hnsw_scratch_t **self_p)
 {
@@ -363,12 +366,30 @@ void st_hnsw_destroy(st_hnsw_t **self_p)
     *self_p = NULL;
 }
 
-int st_hnsw_dim(const st_hnsw_t *g) { return g->dim; }
-int st_hnsw_M(const st_hnsw_t *g) { return g->M; }
-uint32_t st_hnsw_count(const st_hnsw_t *g) { return g->count; }
-uint32_t st_hnsw_entry(const st_hnsw_t *g) { return g->entry; }
-int st_hnsw_max_level(const st_hnsw_t *g) { return g->max_level; }
-bool st_hnsw_contains(const st_hnsw_t *g, uint32_t id) { return id < g->n_slots && g->node[id]; }
+int st_hnsw_dim(const st_hnsw_t *g)
+{
+    return g->dim;
+}
+int st_hnsw_M(const st_hnsw_t *g)
+{
+    return g->M;
+}
+uint32_t st_hnsw_count(const st_hnsw_t *g)
+{
+    return g->count;
+}
+uint32_t st_hnsw_entry(const st_hnsw_t *g)
+{
+    return g->entry;
+}
+int st_hnsw_max_level(const st_hnsw_t *g)
+{
+    return g->max_level;
+}
+bool st_hnsw_contains(const st_hnsw_t *g, uint32_t id)
+{
+    return id < g->n_slots && g->node[id];
+}
 
 void st_hnsw_view(const st_hnsw_t *g, st_hnsw_view_t *v)
 {
@@ -759,7 +780,10 @@ const uint32_t *st_hnsw_record(const st_hnsw_t *g, uint32_t id, size_t *words)
     return g->node[id];
 }
 
-const float *st_hnsw_vector(const st_hnsw_t *g, uint32_t id) { return id < g->n_slots ? g->vec[id] : NULL; }
+const float *st_hnsw_vector(const st_hnsw_t *g, uint32_t id)
+{
+    return id < g->n_slots ? g->vec[id] : NULL;
+}
 
 size_t st_hnsw_dirty(const st_hnsw_t *g, const uint32_t **ids)
 {

@@ -67,7 +67,10 @@ typedef struct st_hnsw_view {
 } st_hnsw_view_t;
 
 /* Words in a record of `level`. */
-static inline size_t st_hnsw_record_words(int M, int level) { return 3 + 2 * (size_t)M + (size_t)level * (1 + M); }
+static inline size_t st_hnsw_record_words(int M, int level)
+{
+    return 3 + 2 * (size_t)M + (size_t)level * (1 + M);
+}
 
 /* Checks one record against M and n_slots (for data read from disk). */
 bool st_hnsw_record_valid(const uint32_t *rec, size_t words, int M, uint32_t n_slots);

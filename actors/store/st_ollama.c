@@ -28,7 +28,10 @@ typedef struct rbuf {
 } rbuf_t;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {

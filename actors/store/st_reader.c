@@ -76,10 +76,22 @@ void st_reader_end(st_reader_t *r)
     }
 }
 
-st_db_t *st_reader_db(st_reader_t *r) { return r->db; }
-MDB_txn *st_reader_txn(st_reader_t *r) { return r->txn; }
-st_embedder_t *st_reader_embedder(st_reader_t *r) { return r->emb; }
-st_hnsw_scratch_t *st_reader_scratch(st_reader_t *r) { return r->scr; }
+st_db_t *st_reader_db(st_reader_t *r)
+{
+    return r->db;
+}
+MDB_txn *st_reader_txn(st_reader_t *r)
+{
+    return r->txn;
+}
+st_embedder_t *st_reader_embedder(st_reader_t *r)
+{
+    return r->emb;
+}
+st_hnsw_scratch_t *st_reader_scratch(st_reader_t *r)
+{
+    return r->scr;
+}
 
 int st_reader_view(st_reader_t *r, uint32_t ix, const st_hnsw_view_t **view)
 {
@@ -149,8 +161,8 @@ int st_reader_stats(st_reader_t *r, const char *owner, size_t owner_len, st_owne
     return rc ? rc : st_owner_get(r->db, r->txn, ix, rec);
 }
 
-int st_reader_list(st_reader_t *r, const char *owner, size_t owner_len, uint64_t offset, uint64_t limit,
-                   st_list_fn fn, void *arg, uint64_t *total)
+int st_reader_list(st_reader_t *r, const char *owner, size_t owner_len, uint64_t offset, uint64_t limit, st_list_fn fn,
+                   void *arg, uint64_t *total)
 {
     *total = 0;
     uint32_t ix;

@@ -47,8 +47,8 @@ int st_reader_content(st_reader_t *r, const char *owner, size_t owner_len, const
  * first; *total gets the owner's document count. A non-zero return from fn
  * stops the listing and is returned. */
 typedef int (*st_list_fn)(void *arg, const st_doc_view_t *doc);
-int st_reader_list(st_reader_t *r, const char *owner, size_t owner_len, uint64_t offset, uint64_t limit,
-                   st_list_fn fn, void *arg, uint64_t *total);
+int st_reader_list(st_reader_t *r, const char *owner, size_t owner_len, uint64_t offset, uint64_t limit, st_list_fn fn,
+                   void *arg, uint64_t *total);
 
 /* Owner statistics (all zero for an owner that never stored anything). */
 int st_reader_stats(st_reader_t *r, const char *owner, size_t owner_len, st_owner_rec_t *rec);

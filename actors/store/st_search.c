@@ -76,8 +76,14 @@ static bool filter_cb(void *arg, uint32_t seq)
     return ok;
 }
 
-static bool hnsw_filter(void *arg, uint32_t id) { return filter_cb(arg, id); }
-static bool bm25_filter(void *arg, uint32_t seq) { return filter_cb(arg, seq); }
+static bool hnsw_filter(void *arg, uint32_t id)
+{
+    return filter_cb(arg, id);
+}
+static bool bm25_filter(void *arg, uint32_t seq)
+{
+    return filter_cb(arg, seq);
+}
 
 static float idf_weight(void *arg, const char *tok, size_t len)
 {
@@ -103,8 +109,8 @@ static int keyword(qctx_t *c, int k, cand_t *out, int *n)
     st_bm25_hit_t *h = malloc((size_t)k * sizeof *h);
     if (!h)
         return TR_ENOMEM;
-    int rc = st_bm25_search(c->db, c->txn, c->ix, c->q->text, c->q->len, k, c->q->filter_len ? bm25_filter : NULL, c,
-                            h, n);
+    int rc =
+        st_bm25_search(c->db, c->txn, c->ix, c->q->text, c->q->len, k, c->q->filter_len ? bm25_filter : NULL, c, h, n);
     for (int i = 0; !rc && i < *n; i++)
         out[i] = (cand_t){h[i].seq, h[i].score};
     free(h);

@@ -41,7 +41,7 @@ typedef struct st_query {
     size_t owner_len;
     const char *text;
     size_t len;
-    int k;          /* 1..ST_SEARCH_MAX_K */
+    int k; /* 1..ST_SEARCH_MAX_K */
     st_mode_t mode;
     const uint8_t *filter; /* msgpack map or NULL */
     size_t filter_len;

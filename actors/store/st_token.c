@@ -50,13 +50,12 @@ bool st_tok_next(st_tokenizer_t *t, const char **tok, size_t *tok_len, size_t *o
 
 /* Sorted for bsearch. Deliberately small: BM25's IDF does the rest. */
 static const char *const stop_words[] = {
-    "a",     "about", "all",   "also",  "an",    "and",   "any",   "are",  "as",    "at",    "be",    "been",
-    "being", "but",   "by",    "can",   "could", "did",   "do",    "does", "for",   "from",  "had",   "has",
-    "have",  "he",    "her",   "his",   "how",   "i",     "if",    "in",   "into",  "is",    "it",    "its",
-    "may",   "must",  "no",    "not",   "of",    "on",    "or",    "our",  "shall", "she",   "should", "so",
-    "such",  "than",  "that",  "the",   "their", "them",  "then",  "there", "these", "they",  "this",  "those",
-    "to",    "us",    "was",   "we",    "were",  "what",  "when",  "where", "which", "while", "who",   "whom",
-    "why",   "will",  "with",  "would", "you",   "your"};
+    "a",     "about", "all",   "also",  "an",    "and",   "any",  "are",    "as",   "at",   "be",    "been", "being",
+    "but",   "by",    "can",   "could", "did",   "do",    "does", "for",    "from", "had",  "has",   "have", "he",
+    "her",   "his",   "how",   "i",     "if",    "in",    "into", "is",     "it",   "its",  "may",   "must", "no",
+    "not",   "of",    "on",    "or",    "our",   "shall", "she",  "should", "so",   "such", "than",  "that", "the",
+    "their", "them",  "then",  "there", "these", "they",  "this", "those",  "to",   "us",   "was",   "we",   "were",
+    "what",  "when",  "where", "which", "while", "who",   "whom", "why",    "will", "with", "would", "you",  "your"};
 
 static int cmp_word(const void *key, const void *elem)
 {

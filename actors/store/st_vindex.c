@@ -232,8 +232,8 @@ static int scan_range(st_db_t *db, MDB_txn *txn, MDB_dbi dbi, uint32_t ix, st_vv
             trc = TR_ESYS;
             break;
         }
-        if (!vectors && (v.mv_size % 4 || !st_hnsw_record_valid(v.mv_data, v.mv_size / 4, vv->view.M,
-                                                                 vv->view.n_slots))) {
+        if (!vectors &&
+            (v.mv_size % 4 || !st_hnsw_record_valid(v.mv_data, v.mv_size / 4, vv->view.M, vv->view.n_slots))) {
             trc = TR_ESYS;
             break;
         }

@@ -30,10 +30,10 @@
 
 typedef struct st_graph_hdr {
     uint32_t magic, version, M, dim;
-    uint32_t entry;     /* ST_HNSW_NONE when empty */
+    uint32_t entry; /* ST_HNSW_NONE when empty */
     int32_t max_level;
-    uint32_t count;     /* live nodes */
-    uint32_t n_slots;   /* node ids are < n_slots */
+    uint32_t count;   /* live nodes */
+    uint32_t n_slots; /* node ids are < n_slots */
     uint32_t metric;
     uint32_t reserved;
 } st_graph_hdr_t;

@@ -137,7 +137,10 @@ static int ensure_batch(st_writer_t *w)
     return st_db_err(mdb_txn_begin(w->db->env, NULL, 0, &w->batch));
 }
 
-size_t st_writer_pending(const st_writer_t *w) { return w->batch ? w->pending : 0; }
+size_t st_writer_pending(const st_writer_t *w)
+{
+    return w->batch ? w->pending : 0;
+}
 
 int st_writer_commit(st_writer_t *w)
 {
@@ -220,8 +223,7 @@ static int validate(st_writer_t *w, const st_doc_in_t *d, st_kind_t *kind, char 
     return 0;
 }
 
-static int embed_chunks(st_writer_t *w, const st_doc_in_t *d, const st_chunk_t *ch, size_t n, char *err,
-                        size_t errcap)
+static int embed_chunks(st_writer_t *w, const st_doc_in_t *d, const st_chunk_t *ch, size_t n, char *err, size_t errcap)
 {
     if (!w->emb || n == 0)
         return 0;
@@ -237,8 +239,8 @@ static int embed_chunks(st_writer_t *w, const st_doc_in_t *d, const st_chunk_t *
     size_t *lens = malloc(n * sizeof *lens);
     int rc = texts && lens ? 0 : TR_ENOMEM;
     for (size_t i = 0; i < n && !rc; i++)
-        rc = st_chunk_index_text(d->title, d->title_len, d->content + ch[i].start, ch[i].end - ch[i].start,
-                                 &texts[i], &lens[i]);
+        rc = st_chunk_index_text(d->title, d->title_len, d->content + ch[i].start, ch[i].end - ch[i].start, &texts[i],
+                                 &lens[i]);
     if (!rc)
         rc = w->emb->embed(w->emb, (const char *const *)texts, lens, n, w->vbuf, err, errcap);
     for (size_t i = 0; texts && i < n; i++)
@@ -584,8 +586,7 @@ typedef struct rbatch {
     size_t n;
 } rbatch_t;
 
-static int flush_embed(st_writer_t *w, MDB_txn *txn, uint32_t ix, st_hnsw_t *g, rbatch_t *b, char *err,
-                       size_t errcap)
+static int flush_embed(st_writer_t *w, MDB_txn *txn, uint32_t ix, st_hnsw_t *g, rbatch_t *b, char *err, size_t errcap)
 {
     int rc = 0;
     if (b->n && w->emb) {

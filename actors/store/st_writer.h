@@ -29,12 +29,12 @@ typedef struct st_writer st_writer_t;
 
 typedef struct st_writer_opts {
     st_chunk_opts_t chunk;
-    size_t max_doc_bytes;    /* 0 = 8 MiB; larger uploads are TR_ETOOBIG */
-    size_t max_title_bytes;  /* 0 = 1024 */
-    size_t max_meta_bytes;   /* 0 = 64 KiB */
-    int ef_construction;     /* 0 = the db's */
-    int M;                   /* for graphs built by a re-index; 0 = the db's */
-    int graph_cache;         /* owners' graphs kept in memory, 0 = 64 */
+    size_t max_doc_bytes;   /* 0 = 8 MiB; larger uploads are TR_ETOOBIG */
+    size_t max_title_bytes; /* 0 = 1024 */
+    size_t max_meta_bytes;  /* 0 = 64 KiB */
+    int ef_construction;    /* 0 = the db's */
+    int M;                  /* for graphs built by a re-index; 0 = the db's */
+    int graph_cache;        /* owners' graphs kept in memory, 0 = 64 */
 } st_writer_opts_t;
 
 /* A document to store. Strings need not be NUL-terminated. */

@@ -60,10 +60,10 @@ int store_open(const store_config_t *cfg, store_t **out, char *err, size_t errca
     if (!s->cfg.batch_max)
         s->cfg.batch_max = 64;
     snprintf(s->path, sizeof s->path, "%s/store", s->data_dir);
-    s->emb = (st_embed_config_t){.kind = cfg->vector_off ? "none"
-                                         : cfg->embedder && strcmp(cfg->embedder, "ollama") == 0 ? "ollama"
+    s->emb = (st_embed_config_t){.kind = cfg->vector_off                                          ? "none"
+                                         : cfg->embedder && strcmp(cfg->embedder, "ollama") == 0  ? "ollama"
                                          : cfg->embedder && strcmp(cfg->embedder, "builtin") != 0 ? cfg->embedder
-                                                                                                   : "builtin",
+                                                                                                  : "builtin",
                                  .dim = cfg->dim,
                                  .ollama_url = s->cfg.ollama_url,
                                  .ollama_model = s->cfg.ollama_model,
@@ -107,10 +107,19 @@ void store_close(store_t **self_p)
     *self_p = NULL;
 }
 
-st_db_t *store_db(store_t *s) { return s->db; }
-int store_readers(const store_t *s) { return s->readers; }
+st_db_t *store_db(store_t *s)
+{
+    return s->db;
+}
+int store_readers(const store_t *s)
+{
+    return s->readers;
+}
 
-const char *store_reader_name(const store_t *s, unsigned i) { return s->names[i % (unsigned)s->readers]; }
+const char *store_reader_name(const store_t *s, unsigned i)
+{
+    return s->names[i % (unsigned)s->readers];
+}
 
 static void build_spec(store_t *s)
 {
@@ -164,8 +173,8 @@ static void metrics_init(store_t *s, tr_system_t *sys)
     s->m_search = tr_metrics_counter(m, "troupe_store_ops_total", "Store operations acknowledged", "op=\"search\"");
     s->m_err = tr_metrics_counter(m, "troupe_store_errors_total", "Store requests answered with an error", NULL);
     static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
-    s->m_batch = tr_metrics_histogram(m, "troupe_store_commit_batch", "Operations per store commit", NULL,
-                                      batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0]);
+    s->m_batch = tr_metrics_histogram(m, "troupe_store_commit_batch", "Operations per store commit", NULL, batch_bounds,
+                                      sizeof batch_bounds / sizeof batch_bounds[0]);
     s->m_search_s = tr_metrics_histogram(m, "troupe_store_search_seconds", "Store search latency", NULL, NULL, 0);
 }
 
@@ -407,7 +416,8 @@ static int handle_read(tr_actor_t *self, store_t *s, st_reader_t *rd, const tr_m
         size_t n = 0;
         if (get_id(msg, id))
             rc = reply_err(self, msg, s, TR_EINVAL, "id must be a document UUID");
-        else if ((rc = get ? st_reader_get(rd, owner, olen, id, &d) : st_reader_content(rd, owner, olen, id, &d, &p, &n)))
+        else if ((rc = get ? st_reader_get(rd, owner, olen, id, &d)
+                           : st_reader_content(rd, owner, olen, id, &d, &p, &n)))
             rc = reply_err(self, msg, s, rc, rc == TR_ENOPROC ? "document not found" : "lookup failed");
         else if (get) {
             tr_mpw_raw(&w, d.map, d.map_len);

@@ -69,25 +69,26 @@
 #define STORE_MAX_READERS 16
 
 typedef struct store_config {
-    const char *data_dir;       /* the environment is <data_dir>/store; required */
-    const char *embedder;       /* "builtin" (default) | "ollama" */
-    int dim;                    /* builtin: 0 = 384; ollama: 0 = ask the server at open */
-    const char *ollama_url;     /* NULL = http://127.0.0.1:11434 */
-    const char *ollama_model;   /* NULL = nomic-embed-text */
-    int ollama_timeout_ms;      /* 0 = 30000 */
-    int hnsw_m;                 /* 0 = 16 */
-    int hnsw_ef_construction;   /* 0 = 100 (hnswlib uses 200; 100 halves ingest CPU at ~equal recall on per-owner graphs) */
-    int hnsw_ef_search;         /* 0 = 64 */
-    int chunk_target;           /* bytes, 0 = 1200 */
-    int chunk_overlap;          /* bytes, default 0; < chunk_target / 2 */
-    int readers;                /* reader actors, 0 = 2 */
-    bool vector_off;            /* TROUPE_VECTOR_SEARCH=off: keyword only, no embeddings */
-    size_t max_doc_bytes;       /* 0 = 8 MiB (must stay below the envelope limit) */
-    size_t map_size;            /* LMDB map, 0 = 16 GiB */
-    bool reindex_on_mismatch;   /* embedder changed: re-index at start instead of failing */
-    bool nosync;                /* MDB_NOSYNC: throwaway stores (benchmarks) only */
-    int batch_max;              /* most operations per group commit, 0 = 64 */
-    st_search_opts_t search;    /* fusion tuning; zero = defaults */
+    const char *data_dir;     /* the environment is <data_dir>/store; required */
+    const char *embedder;     /* "builtin" (default) | "ollama" */
+    int dim;                  /* builtin: 0 = 384; ollama: 0 = ask the server at open */
+    const char *ollama_url;   /* NULL = http://127.0.0.1:11434 */
+    const char *ollama_model; /* NULL = nomic-embed-text */
+    int ollama_timeout_ms;    /* 0 = 30000 */
+    int hnsw_m;               /* 0 = 16 */
+    int hnsw_ef_construction; /* 0 = 100 (hnswlib uses 200; 100 halves ingest CPU at ~equal recall on per-owner graphs)
+                               */
+    int hnsw_ef_search;       /* 0 = 64 */
+    int chunk_target;         /* bytes, 0 = 1200 */
+    int chunk_overlap;        /* bytes, default 0; < chunk_target / 2 */
+    int readers;              /* reader actors, 0 = 2 */
+    bool vector_off;          /* TROUPE_VECTOR_SEARCH=off: keyword only, no embeddings */
+    size_t max_doc_bytes;     /* 0 = 8 MiB (must stay below the envelope limit) */
+    size_t map_size;          /* LMDB map, 0 = 16 GiB */
+    bool reindex_on_mismatch; /* embedder changed: re-index at start instead of failing */
+    bool nosync;              /* MDB_NOSYNC: throwaway stores (benchmarks) only */
+    int batch_max;            /* most operations per group commit, 0 = 64 */
+    st_search_opts_t search;  /* fusion tuning; zero = defaults */
 } store_config_t;
 
 typedef struct store store_t;
