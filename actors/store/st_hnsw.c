@@ -49,9 +49,9 @@ bool st_hnsw_record_valid(const uint32_t *rec, size_t words, int M, uint32_t n_s
 /* scratch: visited tags and two binary heaps                          */
 
 struct st_hnsw_scratch {
-    uint32_t *tags;
+    uint16_t *tags; /* visited marks: 16 bits halve their cache footprint */
     uint32_t ntags;
-    uint32_t epoch;
+    uint16_t epoch;
     st_hnsw_hit_t *cand; /* min-heap by dist */
     size_t nc, ccap;
     st_hnsw_hit_t *res; /* max-heap by dist */
@@ -79,7 +79,7 @@ static int scratch_prepare(st_hnsw_scratch_t *s, uint32_t n_slots, size_t ef)
 {
     if (n_slots > s->ntags) {
         uint32_t n = n_slots + n_slots / 4 + 64;
-        uint32_t *t = realloc(s->tags, (size_t)n * sizeof *t);
+        uint16_t *t = realloc(s->tags, (size_t)n * sizeof *t);
         if (!t)
             return TR_ENOMEM;
         memset(t, 0, (size_t)n * sizeof *t);
@@ -223,8 +223,8 @@ static int search_layer(const st_hnsw_view_t *g, st_hnsw_scratch_t *s, st_dist_f
     int rc = scratch_prepare(s, g->n_slots, ef);
     if (rc)
         return rc;
-    uint32_t *tags = s->tags;
-    const uint32_t epoch = s->epoch;
+    uint16_t *tags = s->tags;
+    const uint16_t epoch = s->epoch;
     const size_t dim = (size_t)g->dim;
     tags[ep] = epoch;
     if ((rc = cand_push(s, dep, ep)))
@@ -232,6 +232,7 @@ static int search_layer(const st_hnsw_view_t *g, st_hnsw_scratch_t *s, st_dist_f
     if (!filter || filter(farg, ep))
         res_push(s, dep, ep);
     float bound = s->nr ? s->res[0].dist : INFINITY;
+    uint32_t todo[2 * ST_HNSW_MAX_M];
     while (s->nc) {
         st_hnsw_hit_t c = cand_pop(s);
         if (c.dist > bound && s->nr >= ef)
@@ -241,19 +242,29 @@ static int search_layer(const st_hnsw_view_t *g, st_hnsw_scratch_t *s, st_dist_f
             continue;
         const uint32_t *lk = links_at(rec, level, g->M);
         uint32_t cnt = lk[0];
-        if (cnt)
-            prefetch(g->vec[lk[1]]);
+        /* first the unvisited neighbours, with their vectors' loads started
+         * all at once (independent misses overlap), then the distances */
+        uint32_t nt = 0;
         for (uint32_t j = 1; j <= cnt; j++) {
             uint32_t n = lk[j];
-            if (j < cnt)
-                prefetch(g->vec[lk[j + 1]]);
             if (tags[n] == epoch)
                 continue;
             tags[n] = epoch;
             const float *v = g->vec[n];
             if (!v)
                 continue;
-            float d = dist(q, v, dim);
+            prefetch(v);
+            prefetch((const char *)v + 64);
+            todo[nt++] = n;
+        }
+        for (uint32_t t = 0; t < nt; t++) {
+            uint32_t n = todo[t];
+            if (t + 1 < nt) {
+                const char *nv = (const char *)g->vec[todo[t + 1]];
+                prefetch(nv + 128);
+                prefetch(nv + 192);
+            }
+            float d = dist(q, g->vec[n], dim);
             if (s->nr < ef || d < bound) {
                 if ((rc = cand_push(s, d, n)))
                     return rc;
@@ -298,13 +309,25 @@ int st_hnsw_search(const st_hnsw_view_t *g, st_hnsw_scratch_t *s, const float *q
 /* ------------------------------------------------------------------ */
 /* the mutable graph                                                   */
 
+/* Nodes live in big blocks, bump-allocated in insertion order: neighbours
+ * inserted together sit together in memory, and there is no per-node malloc
+ * header between them. Removed nodes leave holes; when holes are most of
+ * the memory the live nodes are copied into fresh blocks. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    _Alignas(64) uint8_t data[];
+} arena_block_t;
+
+#define ARENA_BLOCK (4u << 20)
+
 struct st_hnsw {
     int dim, M, M0, efc;
     st_metric_t metric;
     uint64_t seed;
     double mult; /* 1 / ln(M) */
     st_dist_fn dist;
-    uint32_t **node; /* record words followed by the vector, one allocation */
+    uint32_t **node; /* records; each follows its vector in one arena slot */
     float **vec;
     uint8_t *dmark; /* 1 = in the dirty list */
     uint32_t cap;   /* slots allocated */
@@ -319,7 +342,72 @@ struct st_hnsw {
     st_hnsw_scratch_t *scr;
     st_hnsw_hit_t *tmp;
     size_t tcap;
+    arena_block_t *blocks;
+    size_t live_bytes, total_bytes;
 };
+
+static size_t node_bytes(const st_hnsw_t *g, int level)
+{
+    size_t n = st_hnsw_record_words(g->M, level) * sizeof(uint32_t) + (size_t)g->dim * sizeof(float);
+    return (n + 63) & ~(size_t)63;
+}
+
+static void *arena_alloc(st_hnsw_t *g, size_t n)
+{
+    arena_block_t *b = g->blocks;
+    if (!b || b->used + n > b->cap) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        if (posix_memalign((void **)&b, 64, sizeof *b + cap))
+            return NULL;
+        b->next = g->blocks;
+        b->used = 0;
+        b->cap = cap;
+        g->blocks = b;
+        g->total_bytes += cap;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    g->live_bytes += n;
+    return p;
+}
+
+static void arena_free_all(arena_block_t *b)
+{
+    while (b) {
+        arena_block_t *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+/* Copies the live nodes into fresh blocks (after many removals). */
+static void arena_compact(st_hnsw_t *g)
+{
+    arena_block_t *old = g->blocks;
+    g->blocks = NULL;
+    g->live_bytes = g->total_bytes = 0;
+    for (uint32_t i = 0; i < g->n_slots; i++) {
+        if (!g->node[i])
+            continue;
+        size_t n = node_bytes(g, (int)g->node[i][0]);
+        float *p = arena_alloc(g, n);
+        if (!p) { /* out of memory: keep the old blocks, leak nothing */
+            arena_free_all(g->blocks);
+            g->blocks = old;
+            return;
+        }
+        memcpy(p, g->vec[i], n);
+        g->vec[i] = p;
+        g->node[i] = (uint32_t *)(p + g->dim);
+    }
+    g->total_bytes = 0;
+    g->live_bytes = 0;
+    for (arena_block_t *b = g->blocks; b; b = b->next) {
+        g->total_bytes += b->cap;
+        g->live_bytes += b->used;
+    }
+    arena_free_all(old);
+}
 
 int st_hnsw_new(int dim, const st_hnsw_params_t *p, st_hnsw_t **out)
 {
@@ -353,8 +441,7 @@ void st_hnsw_destroy(st_hnsw_t **self_p)
     if (!self_p || !*self_p)
         return;
     st_hnsw_t *g = *self_p;
-    for (uint32_t i = 0; i < g->n_slots; i++)
-        free(g->node[i]);
+    arena_free_all(g->blocks);
     free(g->node);
     free(g->vec);
     free(g->dmark);
@@ -548,13 +635,15 @@ static int connect(st_hnsw_t *g, uint32_t n, uint32_t id, int level)
 
 static int alloc_node(st_hnsw_t *g, uint32_t id, int level, const float *vec, uint32_t **rec_out)
 {
+    /* the vector first, so it starts on a cache line; the record follows */
     size_t words = st_hnsw_record_words(g->M, level);
-    uint32_t *rec = calloc(1, words * sizeof(uint32_t) + (size_t)g->dim * sizeof(float));
-    if (!rec)
+    float *v = arena_alloc(g, node_bytes(g, level));
+    if (!v)
         return TR_ENOMEM;
-    rec[0] = (uint32_t)level;
-    float *v = (float *)(rec + words);
     memcpy(v, vec, (size_t)g->dim * sizeof(float));
+    uint32_t *rec = (uint32_t *)(v + g->dim);
+    memset(rec, 0, words * sizeof(uint32_t));
+    rec[0] = (uint32_t)level;
     g->node[id] = rec;
     g->vec[id] = v;
     g->count++;
@@ -723,7 +812,7 @@ int st_hnsw_remove(st_hnsw_t *g, const uint32_t *ids, size_t n)
         if (id >= g->n_slots || !rm[id])
             continue;
         rm[id] = 0; /* once: ids may repeat */
-        free(g->node[id]);
+        g->live_bytes -= node_bytes(g, (int)g->node[id][0]);
         g->node[id] = NULL;
         g->vec[id] = NULL;
         g->count--;
@@ -731,6 +820,8 @@ int st_hnsw_remove(st_hnsw_t *g, const uint32_t *ids, size_t n)
             rc = TR_ENOMEM;
     }
     free(rm);
+    if (g->total_bytes > 2 * (size_t)ARENA_BLOCK && g->live_bytes < g->total_bytes / 2)
+        arena_compact(g);
     if (g->entry != ST_HNSW_NONE && !g->node[g->entry]) {
         g->entry = ST_HNSW_NONE;
         g->max_level = -1;
