@@ -48,7 +48,10 @@ static double urand(void)
     rs ^= rs << 17;
     return ((double)(rs >> 11) + 0.5) / 9007199254740992.0;
 }
-static double gauss(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+static double gauss(void)
+{
+    return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand());
+}
 
 static void normalize(float *v, int d)
 {
@@ -292,14 +295,14 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : "0";
-        int *num = !strcmp(a, "--n")         ? &o.n
-                   : !strcmp(a, "--dim")     ? &o.dim
-                   : !strcmp(a, "--latent")  ? &o.latent
-                   : !strcmp(a, "--queries") ? &o.nq
-                   : !strcmp(a, "--M")       ? &o.M
-                   : !strcmp(a, "--efc")     ? &o.efc
-                   : !strcmp(a, "--ef")      ? &o.ef
-                   : !strcmp(a, "--runs")    ? &o.runs
+        int *num = !strcmp(a, "--n")          ? &o.n
+                   : !strcmp(a, "--dim")      ? &o.dim
+                   : !strcmp(a, "--latent")   ? &o.latent
+                   : !strcmp(a, "--queries")  ? &o.nq
+                   : !strcmp(a, "--M")        ? &o.M
+                   : !strcmp(a, "--efc")      ? &o.efc
+                   : !strcmp(a, "--ef")       ? &o.ef
+                   : !strcmp(a, "--runs")     ? &o.runs
                    : !strcmp(a, "--clusters") ? &o.clusters
                                               : NULL;
         if (num) {
@@ -403,9 +406,10 @@ int main(int argc, char **argv)
            "\"max\":%.0f,\"cpu_qps\":%.0f,\"runs\":%d,\"stat\":\"median\",\"recall10\":%.4f,\"build_s\":%.1f,%s}\n",
            mem, lo, hi, cmem, o.runs, r_mem, build_s, ctx);
     double lm = median(q_lmdb, o.runs, &lo, &hi), clm = median(c_lmdb, o.runs, &clo, &chi);
-    printf("{\"bench\":\"ann_recall_qps\",\"impl\":\"troupe_lmdb\",\"metric\":\"qps\",\"value\":%.0f,\"min\":%.0f,"
-           "\"max\":%.0f,\"cpu_qps\":%.0f,\"runs\":%d,\"stat\":\"median\",\"recall10\":%.4f,\"view_open_ms\":%.1f,%s}\n",
-           lm, lo, hi, clm, o.runs, r_lmdb, open_ms, ctx);
+    printf(
+        "{\"bench\":\"ann_recall_qps\",\"impl\":\"troupe_lmdb\",\"metric\":\"qps\",\"value\":%.0f,\"min\":%.0f,"
+        "\"max\":%.0f,\"cpu_qps\":%.0f,\"runs\":%d,\"stat\":\"median\",\"recall10\":%.4f,\"view_open_ms\":%.1f,%s}\n",
+        lm, lo, hi, clm, o.runs, r_lmdb, open_ms, ctx);
     if (o.anchor) {
         double h = median(q_h, o.runs, &lo, &hi), ch = median(c_h, o.runs, &clo, &chi);
         printf("{\"bench\":\"ann_recall_qps\",\"impl\":\"hnswlib\",\"metric\":\"qps\",\"value\":%.0f,\"min\":%.0f,"

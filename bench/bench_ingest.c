@@ -123,7 +123,7 @@ int main(int argc, char **argv)
         store_t *s;
         char err[512];
         store_config_t cfg = {.data_dir = dir};
-        if (tr_system_new(NULL, &sys) || store_open(&cfg, &s, err, sizeof err) || store_start(sys, s)) {
+        if (tr_system_new(NULL, &sys) || store_start(sys, &cfg, &s, err, sizeof err)) {
             fprintf(stderr, "bench_ingest: cannot start the store: %s\n", err);
             return 1;
         }

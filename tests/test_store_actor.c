@@ -3,6 +3,7 @@
  * malformed, oversize and unsupported uploads, isolation by owner, group
  * commit under concurrent writers, restart, and vector search turned off. */
 #include "store/store.h"
+#include "store/store_settings.h"
 #include "store_testutil.h"
 
 #include <pthread.h>
@@ -25,8 +26,7 @@ static void up(env_t *e, const store_config_t *over)
         cfg.data_dir = e->dir;
     }
     char err[512];
-    cr_assert_eq(store_open(&cfg, &e->s, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(store_start(e->sys, e->s), 0);
+    cr_assert_eq(store_start(e->sys, &cfg, &e->s, err, sizeof err), 0, "%s", err);
 }
 
 static void down(env_t *e, bool keep)
@@ -456,4 +456,46 @@ Test(store_actor, vector_search_off)
     cr_assert_eq(results(&r, NULL), 1);
     tr_reply_close(&r);
     down(&e, false);
+}
+
+Test(store_actor, settings_and_nesting_under_a_supervisor)
+{
+    tr_config_t *c = tr_config_new(store_settings, store_settings_count, "TROUPE_");
+    cr_assert_not_null(c);
+    char *envp[] = {"TROUPE_VECTOR_SEARCH=off", "TROUPE_STORE_READERS=3", "TROUPE_STORE_CHUNK_TARGET=800", NULL};
+    char err[512];
+    cr_assert_eq(tr_config_load_env(c, envp, NULL, err, sizeof err), 0, "%s", err);
+    char *dir = tu_tmpdir();
+    store_config_t cfg;
+    store_config_from(c, dir, &cfg);
+    cr_assert(cfg.vector_off);
+    cr_assert_eq(cfg.readers, 3);
+    cr_assert_eq(cfg.chunk_target, 800);
+    cr_assert_str_eq(cfg.embedder, "builtin");
+    cr_assert_eq(cfg.hnsw_ef_construction, 100);
+    cr_assert_eq(cfg.map_size, (size_t)16384 << 20);
+    /* nest "store.sup" under an application supervisor */
+    store_t *s;
+    cr_assert_eq(store_open(&cfg, &s, err, sizeof err), 0, "%s", err);
+    tr_config_destroy(&c);
+    tr_child_spec_t child;
+    store_child_spec(s, &child);
+    tr_sup_spec_t root = {.strategy = TR_ONE_FOR_ONE, .children = &child, .n_children = 1};
+    tr_system_t *sys;
+    tr_log_set_level(TR_LOG_ERROR);
+    cr_assert_eq(tr_system_new(NULL, &sys), 0);
+    tr_pid_t pid;
+    cr_assert_eq(tr_supervisor_start(sys, "app", &root, &pid), 0);
+    cr_assert_str_eq(store_reader_name(s, 5), "store.r2");
+    tr_pid_t r2;
+    cr_assert_eq(tr_lookup(sys, "store.r2", &r2), 0);
+    env_t e = {.dir = dir, .sys = sys, .s = s};
+    char id[37];
+    put_ok(&e, "o", "nested store works", NULL, id);
+    cr_assert_eq(tr_stop(sys, pid, "shutdown", 10000), 0);
+    tr_thread_done(sys);
+    tr_system_destroy(&sys);
+    store_close(&s);
+    tu_rmrf(dir);
+    free(dir);
 }

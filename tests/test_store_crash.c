@@ -113,7 +113,7 @@ static _Noreturn void child(const char *dir, int fd, int round)
     store_config_t cfg = config(dir);
     store_t *s;
     char err[512];
-    if (tr_system_new(NULL, &sys) || store_open(&cfg, &s, err, sizeof err) || store_start(sys, s))
+    if (tr_system_new(NULL, &sys) || store_start(sys, &cfg, &s, err, sizeof err))
         _exit(3);
     ingester_t g[3];
     pthread_t t[3];

@@ -57,6 +57,8 @@ int store_open(const store_config_t *cfg, store_t **out, char *err, size_t errca
     if (s->readers > STORE_MAX_READERS)
         s->readers = STORE_MAX_READERS;
     s->cfg.search.vectors = !cfg->vector_off;
+    if (!s->cfg.search.ef_search)
+        s->cfg.search.ef_search = cfg->hnsw_ef_search;
     if (!s->cfg.batch_max)
         s->cfg.batch_max = 64;
     snprintf(s->path, sizeof s->path, "%s/store", s->data_dir);
@@ -148,10 +150,18 @@ void store_child_spec(store_t *s, tr_child_spec_t *out)
                              .shutdown_ms = 60000};
 }
 
-int store_start(tr_system_t *sys, store_t *s)
+int store_start(tr_system_t *sys, const store_config_t *cfg, store_t **out, char *err, size_t errcap)
 {
+    int rc = store_open(cfg, out, err, errcap);
+    if (rc)
+        return rc;
+    store_t *s = *out;
     build_spec(s);
-    return tr_supervisor_start(sys, "store.sup", &s->sup, &s->sup_pid);
+    if ((rc = tr_supervisor_start(sys, "store.sup", &s->sup, &s->sup_pid))) {
+        snprintf(err, errcap, "the store's actors did not start (see the log): %s", tr_strerror(rc));
+        store_close(out);
+    }
+    return rc;
 }
 
 int store_stop(tr_system_t *sys, store_t *s, int timeout_ms)

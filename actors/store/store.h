@@ -93,20 +93,22 @@ typedef struct store_config {
 
 typedef struct store store_t;
 
-/* Opens the environment (checking the embedder identity: a store built
- * with another embedder fails with TR_ECONFIG and a message saying re-index
- * is required, unless reindex_on_mismatch). Copies cfg. */
-int store_open(const store_config_t *cfg, store_t **out, char *err, size_t errcap);
-/* Starts "store.sup" with the writer and readers (TR_EINIT if one cannot
- * start, e.g. a failed re-index). */
-int store_start(tr_system_t *sys, store_t *s);
-/* Stops "store.sup" (if store_start started it). */
+/* Opens the store and starts its actors under their supervisor "store.sup"
+ * (writer "store", readers "store.r<i>"). Errors, with a message in err:
+ * TR_ECONFIG (bad configuration, or a store built with another embedder:
+ * "re-index required", unless reindex_on_mismatch), TR_ESYS (LMDB), the
+ * Ollama probe's error, TR_EINIT (an actor could not start, e.g. a failed
+ * re-index). Copies cfg. */
+int store_start(tr_system_t *sys, const store_config_t *cfg, store_t **out, char *err, size_t errcap);
+/* Stops "store.sup" (pending writes are committed first); s stays open. */
 int store_stop(tr_system_t *sys, store_t *s, int timeout_ms);
-/* Closes the environment: after the actors stopped. NULLs the pointer. */
+/* Closes the environment, after the actors stopped. NULLs the pointer. */
 void store_close(store_t **self_p);
 
-/* Alternatively nest the store under your own supervisor: a child spec
- * (name "store.sup", a supervisor) valid while s lives. */
+/* To nest the store under your own supervisor instead: store_open (the
+ * same checks as store_start), then add this child spec (a supervisor named
+ * "store.sup"; valid while s lives); store_close after it stopped. */
+int store_open(const store_config_t *cfg, store_t **out, char *err, size_t errcap);
 void store_child_spec(store_t *s, tr_child_spec_t *out);
 
 /* Name of reader i (modulo the reader count), e.g. "store.r1". */
