@@ -11,7 +11,9 @@
  *     character n-gram; it matches "boundary" with "boundaries"),
  *   - bigrams of adjacent stems,
  *   - optionally character n-grams (3..5) of "<word>" (weight 0 by default:
- *     on Cranfield they added noise at the dimensions we use).
+ *     on the Cranfield dev split weight 0.3 lifts vector-only nDCG@10 from
+ *     0.259 to 0.276 but leaves hybrid flat (0.376 -> 0.379) and lowers
+ *     hybrid success@10 (0.885 -> 0.867), at ~4x the embedding cost).
  * Each feature's weight is type_weight * (1 + ln tf) (sublinear tf), times an
  * optional per-token weight for queries (the store passes BM25 IDF from the
  * owner's statistics, so rare query words count more). Features are hashed

@@ -67,6 +67,7 @@ int store_open(const store_config_t *cfg, store_t **out, char *err, size_t errca
                                          : cfg->embedder && strcmp(cfg->embedder, "builtin") != 0 ? cfg->embedder
                                                                                                   : "builtin",
                                  .dim = cfg->dim,
+                                 .char_ngram_weight = cfg->char_ngram_weight,
                                  .ollama_url = s->cfg.ollama_url,
                                  .ollama_model = s->cfg.ollama_model,
                                  .timeout_ms = cfg->ollama_timeout_ms};

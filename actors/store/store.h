@@ -72,6 +72,7 @@ typedef struct store_config {
     const char *data_dir;     /* the environment is <data_dir>/store; required */
     const char *embedder;     /* "builtin" (default) | "ollama" */
     int dim;                  /* builtin: 0 = 384; ollama: 0 = ask the server at open */
+    float char_ngram_weight;  /* builtin: weight of character 3..5-grams, 0 = off (see st_embed.h) */
     const char *ollama_url;   /* NULL = http://127.0.0.1:11434 */
     const char *ollama_model; /* NULL = nomic-embed-text */
     int ollama_timeout_ms;    /* 0 = 30000 */
@@ -80,7 +81,7 @@ typedef struct store_config {
                                */
     int hnsw_ef_search;       /* 0 = 64 */
     int chunk_target;         /* bytes, 0 = 1200 */
-    int chunk_overlap;        /* bytes, default 0; < chunk_target / 2 */
+    int chunk_overlap;        /* bytes shared by consecutive chunks, 0 = none; < chunk_target / 2 */
     int readers;              /* reader actors, 0 = 2 */
     bool vector_off;          /* TROUPE_VECTOR_SEARCH=off: keyword only, no embeddings */
     size_t max_doc_bytes;     /* 0 = 8 MiB (must stay below the envelope limit) */

@@ -12,7 +12,7 @@
  *   store_hnsw_ef_construction  100
  *   store_hnsw_ef_search        64
  *   store_chunk_target          1200   bytes
- *   store_chunk_overlap         0      bytes (< target / 2)
+ *   store_chunk_overlap         120    bytes (< target / 2)
  *   store_readers               2      reader actors
  *   store_max_doc_bytes         8388608  larger uploads get ETOOBIG (413)
  *   store_map_size_mb           16384  LMDB map (address space, not disk)
