@@ -93,6 +93,9 @@ Test(store_engine, hybrid_finds_word_variants_keyword_misses)
     cr_assert(has_c && !has_d);
     for (int i = 1; i < n; i++)
         cr_assert_geq(sc[i - 1], sc[i]);
+    for (int m = 0; m < 3; m++)
+        cr_assert_eq(tu_search(&e, "u", "the of and which", (st_mode_t)m, 3, NULL, 0, NULL, NULL), 0,
+                     "stop words alone match nothing (mode %d)", m);
     tu_check(e.db);
     tu_engine_close(&e);
     tu_rmrf(dir);

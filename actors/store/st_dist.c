@@ -1,6 +1,8 @@
 /* st_dist.c - distance kernels (see st_dist.h). */
 #include "st_dist.h"
 
+#include <pthread.h>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define ST_X86 1
 #include <immintrin.h>
@@ -99,12 +101,24 @@ __attribute__((target("avx2,fma"))) static float l2_avx2(const float *a, const f
 }
 #endif
 
-st_dist_fn st_distance(st_metric_t metric)
+static st_dist_fn chosen[2];
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+
+static void choose(void)
 {
+    chosen[ST_METRIC_IP] = ip_generic;
+    chosen[ST_METRIC_L2] = l2_generic;
 #ifdef ST_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return metric == ST_METRIC_L2 ? l2_avx2 : ip_avx2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        chosen[ST_METRIC_IP] = ip_avx2;
+        chosen[ST_METRIC_L2] = l2_avx2;
+    }
 #endif
-    return metric == ST_METRIC_L2 ? l2_generic : ip_generic;
+}
+
+st_dist_fn st_distance(st_metric_t metric)
+{
+    pthread_once(&chosen_once, choose);
+    return chosen[metric == ST_METRIC_L2 ? ST_METRIC_L2 : ST_METRIC_IP];
 }

@@ -204,6 +204,14 @@ static const float *feedback(qctx_t *c, const st_hnsw_view_t *v, const cand_t *k
     return c->qvec2;
 }
 
+static bool is_zero(const float *v, int dim)
+{
+    for (int i = 0; i < dim; i++)
+        if (v[i] != 0.0f)
+            return false;
+    return true;
+}
+
 static int search_owner(qctx_t *c, st_mode_t mode, int k, cand_t *out, int *n, char *err, size_t errcap)
 {
     *n = 0;
@@ -220,8 +228,9 @@ static int search_owner(qctx_t *c, st_mode_t mode, int k, cand_t *out, int *n, c
     const st_hnsw_view_t *v;
     if ((rc = st_reader_view(c->r, c->ix, &v)) || (rc = query_vector(c, err, errcap)))
         return rc;
+    /* a query vector without features (stop words only) matches nothing */
     if (mode == ST_MODE_VECTOR)
-        return vector(c, v, c->qvec, k, out, n);
+        return is_zero(c->qvec, c->dim) ? 0 : vector(c, v, c->qvec, k, out, n);
     int nc = c->o->candidates > 0 ? c->o->candidates : 100;
     nc = nc < k ? k : nc;
     cand_t *kw = malloc((size_t)nc * sizeof *kw), *vec = malloc((size_t)nc * sizeof *vec);
@@ -229,8 +238,9 @@ static int search_owner(qctx_t *c, st_mode_t mode, int k, cand_t *out, int *n, c
     rc = kw && vec ? 0 : TR_ENOMEM;
     if (!rc)
         rc = keyword(c, nc, kw, &nk);
-    if (!rc)
-        rc = vector(c, v, feedback(c, v, kw, nk), nc, vec, &nv);
+    const float *qv = rc ? NULL : feedback(c, v, kw, nk);
+    if (!rc && !is_zero(qv, c->dim))
+        rc = vector(c, v, qv, nc, vec, &nv);
     if (!rc)
         rc = fuse(c->o, kw, nk, vec, nv, k, out, n);
     free(kw);
