@@ -24,6 +24,7 @@ typedef struct {
     app_t app;
     tr_system_t *sys;
     int port;
+    char data_dir[64]; /* a fresh document store per server */
 } th_server_t;
 
 typedef struct {
@@ -50,7 +51,9 @@ static inline void th_start(th_server_t *s, ...)
     s->cfg = tr_config_new(troupe_settings, troupe_settings_count, "TROUPE_");
     cr_assert(s->cfg);
     char err[512];
-    const char *defaults[] = {"database_url", th_db_url(), "http_addr", "127.0.0.1:0", "jwt_secret", TH_SECRET,
+    snprintf(s->data_dir, sizeof s->data_dir, "/tmp/troupe-test-XXXXXX");
+    cr_assert(mkdtemp(s->data_dir), "mkdtemp");
+    const char *defaults[] = {"data_dir", s->data_dir, "database_url", th_db_url(), "http_addr", "127.0.0.1:0", "jwt_secret", TH_SECRET,
                               "rate_ip_per_s", "0", "rate_user_per_s", "0", "rate_auth_per_min", "0",
                               "http_max_connections", "256", "db_pool", "2", "login_max_failures", "1000", NULL};
     for (int i = 0; defaults[i]; i += 2)
@@ -88,6 +91,12 @@ static inline void th_stop(th_server_t *s)
     }
     app_release(&s->app);
     tr_config_destroy(&s->cfg);
+    if (strncmp(s->data_dir, "/tmp/troupe-test-", 17) == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->data_dir);
+        int rc = system(cmd);
+        (void)rc;
+    }
 }
 
 static size_t th_write(char *p, size_t sz, size_t n, void *ud)

@@ -18,7 +18,8 @@ static const char *const REVIEW_SYSTEM =
     "are real tool output: use them.";
 
 /* The code and its language: the first fenced block if any (its info
- * string names the language), else the whole input. */
+ * string names the language); else what follows a short prose lead-in
+ * ending with ':' ("Review this code: int main..."); else the whole input. */
 static char *extract_code(const char *input, char lang[16])
 {
     lang[0] = '\0';
@@ -35,6 +36,9 @@ static char *extract_code(const char *input, char lang[16])
             return strndup(nl + 1, n);
         }
     }
+    const char *colon = strchr(input, ':');
+    if (colon && colon - input < 100 && strcspn(input, ";{}()#=") > (size_t)(colon - input))
+        return strdup(colon + 1 + strspn(colon + 1, " \t\r\n"));
     return strdup(input);
 }
 

@@ -3,9 +3,27 @@
 #include "auth/users.h"
 #include "db/migrate.h"
 #include "node/node.h"
+#include "store/store_settings.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 #include <string.h>
+
+static int mkdir_p(const char *path)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0700) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
+}
 
 int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
 {
@@ -128,6 +146,21 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     app->slo.snapshot_ms = 10000;
     app->health.enabled = t->enabled;
 
+    /* the document store: LMDB under <data_dir>/store, opened here so a
+     * store built with another embedder stops the start with a clear error */
+    const char *data_dir = tr_config_str(cfg, "data_dir");
+    if (mkdir_p(data_dir)) {
+        snprintf(err, errcap, "data_dir %s cannot be created: %s", data_dir, strerror(errno));
+        return TR_ECONFIG;
+    }
+    store_config_from(cfg, data_dir, &app->store_cfg);
+    char serr[400];
+    if (store_open(&app->store_cfg, &app->store, serr, sizeof serr)) {
+        snprintf(err, errcap, "store: %s", serr);
+        return TR_ECONFIG;
+    }
+    h->store_readers = (int)tr_config_int(cfg, "store_readers");
+
     if (auth_sup_spec(a, &app->auth_sup) || llm_sup_spec(l, &app->llm_sup) || agents_sup_spec(ag, &app->agents_sup)) {
         snprintf(err, errcap, "out of memory");
         return TR_ENOMEM;
@@ -142,6 +175,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
         .name = "slo", .behaviour = &slo_behaviour, .arg = &app->slo, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
         .name = "llm.sup", .behaviour = &tr_supervisor_behaviour, .arg = &app->llm_sup, .restart = TR_PERMANENT};
+    store_child_spec(app->store, &app->children[n++]);
     app->children[n++] = (tr_child_spec_t){
         .name = "agents", .behaviour = &tr_supervisor_behaviour, .arg = &app->agents_sup, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
@@ -220,6 +254,7 @@ void app_release(app_t *app)
 {
     auth_sup_spec_free(&app->auth_sup);
     llm_sup_spec_free(&app->llm_sup);
+    store_close(&app->store);
     agents_sup_spec_free(&app->agents_sup);
     sodium_memzero(app->secret, sizeof app->secret);
 }

@@ -13,6 +13,7 @@
 #include "llm/llm.h"
 #include "otel/otel.h"
 #include "slo/slo.h"
+#include "store/store.h"
 #include "tasks/tasks.h"
 #include "settings.h"
 
@@ -28,6 +29,8 @@ typedef struct app {
     health_config_t health;
     otel_config_t otel;
     slo_config_t slo;
+    store_config_t store_cfg;
+    store_t *store;
     tr_sup_spec_t auth_sup, llm_sup, agents_sup;
     tr_child_spec_t children[12];
     tr_sup_spec_t root;

@@ -1,10 +1,11 @@
 /* settings.c - troupe's configuration schema and its uses (see settings.h). */
 #include "settings.h"
+#include "store/store_settings.h"
 
 #include <ctype.h>
 #include <string.h>
 
-const tr_cfg_key_t troupe_settings[] = {
+static const tr_cfg_key_t core_settings[] = {
     {"log_level", TR_CFG_ENUM, "info", 0, 0, "debug|info|warn|error|off",
      "Lowest level of JSON log lines written to stdout", false},
     {"node_name", TR_CFG_STR, "local", 0, 63, NULL, "This node's name in actor addresses (name@node)", false},
@@ -19,6 +20,8 @@ const tr_cfg_key_t troupe_settings[] = {
      false},
     {"shutdown_timeout_ms", TR_CFG_INT, "10000", 100, 600000, NULL,
      "How long `troupe run` waits for the actor tree to stop on SIGINT/SIGTERM", false},
+    {"data_dir", TR_CFG_STR, ".troupe/data", 0, 512, NULL, "Where troupe keeps its own data (the document store)",
+     false},
     {"env", TR_CFG_ENUM, "dev", 0, 0, "dev|staging|prod",
      "Deployment kind: dev may generate a JWT secret; staging/prod require one", false},
     {"http_addr", TR_CFG_STR, "127.0.0.1:8080", 0, 128, NULL, "HTTP bridge listen address (host:port, [v6]:port)",
@@ -107,7 +110,20 @@ const tr_cfg_key_t troupe_settings[] = {
     {"health_interval_ms", TR_CFG_INT, "2000", 100, 600000, NULL, "How often the health actor pings the agents",
      false},
 };
-const size_t troupe_settings_count = sizeof troupe_settings / sizeof troupe_settings[0];
+#define NCORE (sizeof core_settings / sizeof core_settings[0])
+#define NSTORE_MAX 32
+
+tr_cfg_key_t troupe_settings[NCORE + NSTORE_MAX];
+size_t troupe_settings_count;
+
+/* One schema from two tables: the store owns its keys (with their limits). */
+__attribute__((constructor)) static void assemble(void)
+{
+    memcpy(troupe_settings, core_settings, sizeof core_settings);
+    size_t n = store_settings_count < NSTORE_MAX ? store_settings_count : NSTORE_MAX;
+    memcpy(troupe_settings + NCORE, store_settings, n * sizeof *store_settings);
+    troupe_settings_count = NCORE + n;
+}
 
 /* TROUPE_* variables that are not settings: the config file path, the
  * `troupe user add` password, the private-Postgres script's and the tests'. */

@@ -7,8 +7,10 @@
 
 #include <stdio.h>
 
-extern const tr_cfg_key_t troupe_settings[];
-extern const size_t troupe_settings_count;
+/* The whole schema: troupe's own keys followed by the store's
+ * (actors/store/store_settings.h), assembled before main runs. */
+extern tr_cfg_key_t troupe_settings[];
+extern size_t troupe_settings_count;
 
 /* Loads defaults, then the file (explicit path must exist; the default path
  * config/troupe.conf is optional), then the environment. On error writes a
