@@ -13,7 +13,7 @@
 
 static const char *const ANSWER_SYSTEM =
     "Answer the question using only the numbered passages from the user's documents. After each claim, cite the "
-    "passage id in square brackets, like [c3f2...]. If the passages do not contain the answer, say so.";
+    "passage label in square brackets, like [chunk-12]. If the passages do not contain the answer, say so.";
 
 /* Keeps results whose document is in `ids` (when ids is non-empty). */
 static json_t *retrieve(tr_actor_t *self, const agents_config_t *cfg, const agent_run_t *run, char *why, size_t cap)
@@ -42,6 +42,18 @@ static json_t *citation(json_t *r)
     return json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}", "chunk_id", json_object_get(r, "chunk_id"), "document_id",
                      json_object_get(r, "document_id"), "title", json_object_get(r, "title"), "start",
                      json_object_get(r, "start"), "end", json_object_get(r, "end"), "score", json_object_get(r, "score"));
+}
+
+/* The label a passage is cited by: "chunk-<id>" (ids are per-owner numbers,
+ * so a bare number in the answer would be ambiguous). */
+static const char *label_of(json_t *r, char buf[40])
+{
+    json_t *id = json_object_get(r, "chunk_id");
+    if (json_is_integer(id))
+        snprintf(buf, 40, "chunk-%lld", (long long)json_integer_value(id));
+    else
+        snprintf(buf, 40, "chunk-%s", json_is_string(id) ? json_string_value(id) : "?");
+    return buf;
 }
 
 static const char *text_of(json_t *r)
@@ -87,8 +99,9 @@ static int da_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     json_array_foreach(passages, i, r) cap += strlen(text_of(r) ? text_of(r) : "") + 128;
     char *user = malloc(cap);
     size_t off = 0;
+    char label[40];
     json_array_foreach(passages, i, r) off += (size_t)snprintf(
-        user + off, cap - off, "[%s] (%s)\n%s\n\n", json_string_value(json_object_get(r, "chunk_id")),
+        user + off, cap - off, "[%s] (%s)\n%s\n\n", label_of(r, label),
         json_string_value(json_object_get(r, "title")) ? json_string_value(json_object_get(r, "title")) : "",
         text_of(r) ? text_of(r) : "");
     snprintf(user + off, cap - off, "Question: %s", run.input);
@@ -101,8 +114,7 @@ static int da_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     if (rc == 0) {
         json_array_foreach(passages, i, r)
         {
-            const char *id = json_string_value(json_object_get(r, "chunk_id"));
-            if (id && strstr(content, id))
+            if (strstr(content, label_of(r, label)))
                 json_array_append_new(cites, citation(r));
         }
         if (json_array_size(cites) == 0) /* the model cited nothing: show what it was given */
@@ -123,7 +135,7 @@ static int da_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
             json_t *sent;
             json_array_foreach(best, k, sent) used += (size_t)snprintf(
                 out + used, ocap - used, "%s [%s]\n", json_string_value(json_object_get(sent, "text")),
-                json_string_value(json_object_get(r, "chunk_id")));
+                label_of(r, label));
             if (json_array_size(best))
                 json_array_append_new(cites, citation(r));
             json_decref(best);
