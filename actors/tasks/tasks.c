@@ -28,7 +28,15 @@ typedef struct {
     uint64_t deadline_mono;
     int seq;
     bool cancelled;
+    /* streamed tokens wait here and go to the log as one event per batch:
+     * a row per token would make the log the bottleneck of every task */
+    char *tokens;
+    size_t ntok, tokcap;
+    uint64_t tok_since;
 } run_t;
+
+#define TOKEN_BATCH_BYTES 512
+#define TOKEN_BATCH_MS 100
 
 typedef struct {
     const tasks_config_t *cfg;
@@ -66,6 +74,7 @@ static run_t *run_by_id(st_t *s, const char *id)
 static void run_remove(st_t *s, run_t *r)
 {
     size_t i = (size_t)(r - s->runs);
+    free(r->tokens);
     s->runs[i] = s->runs[--s->nruns];
 }
 
@@ -128,8 +137,26 @@ static void claim_release(st_t *s, const char *id)
 }
 
 /* Appends an event row; data_json may be NULL ("{}"). */
+static void add_event(st_t *s, run_t *r, const char *id, const char *kind, const char *data_json);
+
+/* Writes the buffered tokens of r as one "token" event. */
+static void flush_tokens(st_t *s, run_t *r)
+{
+    if (!r || !r->ntok)
+        return;
+    json_t *d = json_pack("{s:s%}", "text", r->tokens, r->ntok);
+    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    r->ntok = 0;
+    if (text)
+        add_event(s, r, r->id, "token", text);
+    free(text);
+}
+
 static void add_event(st_t *s, run_t *r, const char *id, const char *kind, const char *data_json)
 {
+    if (r && r->ntok && strcmp(kind, "token") != 0)
+        flush_tokens(s, r); /* the log keeps the order things happened in */
     char seq[16];
     int n = r ? r->seq++ : -1;
     const char *p[] = {id, seq, kind, data_json ? data_json : "{}"};
@@ -593,12 +620,23 @@ static void on_token(st_t *s, const tr_msg_t *msg)
     run_t *r = run_by_id(s, id);
     if (!r || r->cancelled)
         return;
-    json_t *d = json_pack("{s:s%}", "text", t, (size_t)n);
-    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    if (text)
-        add_event(s, r, id, "token", text);
-    free(text);
+    if (r->ntok + n + 1 > r->tokcap) {
+        size_t cap = r->tokcap ? r->tokcap * 2 : 1024;
+        while (cap < r->ntok + n + 1)
+            cap *= 2;
+        char *nb = realloc(r->tokens, cap);
+        if (!nb)
+            return;
+        r->tokens = nb;
+        r->tokcap = cap;
+    }
+    if (!r->ntok)
+        r->tok_since = tr_mono_ms();
+    memcpy(r->tokens + r->ntok, t, n);
+    r->ntok += n;
+    r->tokens[r->ntok] = '\0';
+    if (r->ntok >= TOKEN_BATCH_BYTES)
+        flush_tokens(s, r);
 }
 
 /* The agent's answer to "agent.run" (a reply addressed to us). */
@@ -734,7 +772,12 @@ static int t_init(tr_actor_t *self, void *arg, void **state)
 static void t_terminate(tr_actor_t *self, void *state, const char *reason)
 {
     st_t *s = state;
-    /* runs in flight stay 'running' in the database: the next start resumes them */
+    /* runs in flight stay 'running' in the database: the next start resumes
+     * them; tokens still buffered are written first */
+    for (size_t i = 0; i < s->nruns; i++) {
+        flush_tokens(s, &s->runs[i]);
+        free(s->runs[i].tokens);
+    }
     db_destroy(&s->db); /* closing the session releases our claims */
     free(s->runs);
     free(s->claims);
@@ -747,15 +790,21 @@ static int t_timeout(tr_actor_t *self, void *state)
     if (!s->nruns)
         return -1;
     uint64_t now = tr_mono_ms(), best = UINT64_MAX;
-    for (size_t i = 0; i < s->nruns; i++)
+    for (size_t i = 0; i < s->nruns; i++) {
         if (s->runs[i].deadline_mono < best)
             best = s->runs[i].deadline_mono;
+        if (s->runs[i].ntok && s->runs[i].tok_since + TOKEN_BATCH_MS < best)
+            best = s->runs[i].tok_since + TOKEN_BATCH_MS;
+    }
     return best <= now ? 0 : (int)(best - now);
 }
 
 static void expire(st_t *s)
 {
     uint64_t now = tr_mono_ms();
+    for (size_t i = 0; i < s->nruns; i++)
+        if (s->runs[i].ntok && s->runs[i].tok_since + TOKEN_BATCH_MS <= now)
+            flush_tokens(s, &s->runs[i]);
     for (size_t i = 0; i < s->nruns;) {
         run_t *r = &s->runs[i];
         if (r->deadline_mono <= now) {
