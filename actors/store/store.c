@@ -1,4 +1,5 @@
-/* store.c - the store: opening, starting, the writer and reader actors (the protocol is in store.h, its read side in store_proto.c). */
+/* store.c - the store: opening, starting, the writer and reader actors (the protocol is in store.h, its read side in
+ * store_proto.c). */
 #include "store.h"
 
 #include "st_reader.h"
