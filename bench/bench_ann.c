@@ -21,7 +21,7 @@
  * usage: bench_ann [--n N] [--dim D] [--latent L] [--queries Q] [--M M] [--efc E]
  *                  [--ef E] [--runs R] [--python /usr/bin/python3]
  *                  [--script bench/ann_hnswlib.py] [--no-anchor] */
-#include "store/st_hnsw.h"
+#include "store/st_graph.h"
 #include "store/st_vindex.h"
 #include "tr_clock.h"
 

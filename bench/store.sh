@@ -6,7 +6,7 @@
 # hybrid).
 #
 # usage: bench/store.sh [BUILD_DIR]      (default: build)
-# env:   ANN_N (100000) ANN_DIM (128) ANN_M (16) ANN_EFC (200) ANN_EF (64)
+# env:   ANN_N (100000) ANN_DIM (128) ANN_M (16) ANN_EFC (200) ANN_EF (32)
 #        INGEST_DOCS (1500) RUNS (5) PYTHON (/usr/bin/python3: Debian's, with hnswlib)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ done
 
 # each benchmark gets a hard time limit so a regression cannot hang CI
 timeout 1800 "$BUILD/bench_ann" --n "${ANN_N:-100000}" --dim "${ANN_DIM:-128}" --M "${ANN_M:-16}" \
-  --efc "${ANN_EFC:-200}" --ef "${ANN_EF:-64}" --runs "$RUNS" --python "$PYTHON" --script bench/ann_hnswlib.py
+  --efc "${ANN_EFC:-200}" --ef "${ANN_EF:-32}" --runs "$RUNS" --python "$PYTHON" --script bench/ann_hnswlib.py
 timeout 900 "$BUILD/bench_ingest" --docs "${INGEST_DOCS:-1500}" --runs "$RUNS"
 if [ -d /work/shared/data/cranfield ] || [ -n "${CRANFIELD:-}" ]; then
   timeout 600 "$BUILD/bench_eval_retrieval" --data "${CRANFIELD:-/work/shared/data/cranfield}"

@@ -1,6 +1,6 @@
 /* test_store_hnsw.c - the HNSW graph: recall against brute force, removal
  * with repair, reload from records, record validation. */
-#include "store/st_hnsw.h"
+#include "store/st_graph.h"
 #include "tr_err.h"
 
 #include <criterion/criterion.h>

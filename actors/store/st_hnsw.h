@@ -3,8 +3,9 @@
  * graphs", 2016/2018): our own implementation, for the store's vectors.
  *
  * Two shapes share one search routine:
- *   - st_hnsw_t, a mutable graph in memory (the store's writer keeps one per
- *     owner; the ANN benchmark builds one), with insert and remove;
+ *   - st_hnsw_t (st_graph.h), a mutable graph in memory (the store's writer
+ *     keeps one per owner; the ANN benchmark builds one), with insert and
+ *     remove;
  *   - st_hnsw_view_t, a read-only view: arrays of pointers to node records
  *     and vectors. A reader builds it over zero-copy LMDB values (pointers
  *     into the memory map, valid while its read transaction lives); the
@@ -19,18 +20,8 @@
  *   then for each level 1..L: [count] [M slots]
  * so a record has 3 + M0 + L * (1 + M) words.
  *
- * Insertion follows the paper: a level drawn as floor(-ln(u) / ln(M))
- * (u derived from a hash of the id and the graph seed, so builds are
- * reproducible), greedy descent to that level, then search_layer with
- * efConstruction and the neighbour-selection heuristic (Alg. 4, without
- * extendCandidates / keepPrunedConnections) on every level; neighbours that
- * overflow are shrunk with the same heuristic.
- *
- * Removal really removes (no tombstones): every node that linked to a removed
- * node gets its list repaired from its remaining neighbours plus the removed
- * node's own neighbours, re-selected with the heuristic. This keeps the graph
- * navigable without the deleted vectors (the store deletes them). It costs a
- * scan of the graph's lists (O(n * M)) per removal batch. */
+ * Construction and removal are in st_graph.h.
+ */
 #ifndef ST_HNSW_H
 #define ST_HNSW_H
 
@@ -90,48 +81,18 @@ typedef bool (*st_hnsw_filter_fn)(void *arg, uint32_t id);
 int st_hnsw_search(const st_hnsw_view_t *g, st_hnsw_scratch_t *s, const float *q, int k, int ef,
                    st_hnsw_filter_fn filter, void *farg, st_hnsw_hit_t *out);
 
-/* ---- the mutable graph ---- */
-typedef struct st_hnsw st_hnsw_t;
+/* ---- building blocks for graph construction (st_graph.c) ---- */
 
-/* Errors: TR_EINVAL (dim < 1, M out of 2..ST_HNSW_MAX_M), TR_ENOMEM. */
-int st_hnsw_new(int dim, const st_hnsw_params_t *params, st_hnsw_t **out);
-void st_hnsw_destroy(st_hnsw_t **self_p);
-
-int st_hnsw_dim(const st_hnsw_t *g);
-int st_hnsw_M(const st_hnsw_t *g);
-uint32_t st_hnsw_count(const st_hnsw_t *g); /* live nodes */
-uint32_t st_hnsw_entry(const st_hnsw_t *g);
-int st_hnsw_max_level(const st_hnsw_t *g);
-bool st_hnsw_contains(const st_hnsw_t *g, uint32_t id);
-
-/* The level a new node with this id gets (deterministic). */
-int st_hnsw_level_for(const st_hnsw_t *g, uint32_t id);
-
-/* Inserts a node (the vector is copied). TR_EEXIST if id is present,
- * TR_EINVAL for id ST_HNSW_NONE, TR_ENOMEM. */
-int st_hnsw_insert(st_hnsw_t *g, uint32_t id, const float *vec);
-
-/* Removes nodes and repairs the links of the nodes that pointed to them.
- * Ids not present are ignored. TR_ENOMEM leaves the graph valid but maybe
- * less well connected. */
-int st_hnsw_remove(st_hnsw_t *g, const uint32_t *ids, size_t n);
-
-/* Adds a node exactly as recorded (loading from disk): no linking is done.
- * Call st_hnsw_set_entry once all nodes are in. */
-int st_hnsw_load_node(st_hnsw_t *g, uint32_t id, const uint32_t *rec, size_t words, const float *vec);
-void st_hnsw_set_entry(st_hnsw_t *g, uint32_t entry, int max_level);
-
-/* The record of a live node (NULL if absent) and its size in words. */
-const uint32_t *st_hnsw_record(const st_hnsw_t *g, uint32_t id, size_t *words);
-const float *st_hnsw_vector(const st_hnsw_t *g, uint32_t id);
-
-/* Ids whose records changed (inserted or relinked) since the last clear, and
- * ids removed since then: what a persistent copy must rewrite or delete. */
-size_t st_hnsw_dirty(const st_hnsw_t *g, const uint32_t **ids);
-size_t st_hnsw_removed(const st_hnsw_t *g, const uint32_t **ids);
-void st_hnsw_clear_dirty(st_hnsw_t *g);
-
-/* A view of the graph's own memory (valid until the next change). */
-void st_hnsw_view(const st_hnsw_t *g, st_hnsw_view_t *v);
+/* The level-`level` list of a record: [count, ids...]. */
+const uint32_t *st_hnsw_links(const uint32_t *rec, int level, int M);
+/* Greedy walk on one upper level from *ep towards q (Alg. 2 with ef = 1). */
+void st_hnsw_greedy(const st_hnsw_view_t *g, st_dist_fn dist, const float *q, int level, uint32_t *ep, float *dep);
+/* search_layer (Alg. 2): the ef nearest to q reachable from ep on `level`,
+ * kept in s until st_hnsw_scratch_take. TR_ENOMEM. */
+int st_hnsw_search_layer(const st_hnsw_view_t *g, st_hnsw_scratch_t *s, st_dist_fn dist, const float *q, uint32_t ep,
+                         float dep, size_t ef, int level, st_hnsw_filter_fn filter, void *farg);
+size_t st_hnsw_scratch_count(const st_hnsw_scratch_t *s);
+/* Moves the last search_layer's results into out (closest first). */
+size_t st_hnsw_scratch_take(st_hnsw_scratch_t *s, st_hnsw_hit_t *out);
 
 #endif

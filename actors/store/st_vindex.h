@@ -24,7 +24,7 @@
 #define ST_VINDEX_H
 
 #include "st_db.h"
-#include "st_hnsw.h"
+#include "st_graph.h"
 
 #define ST_GRAPH_MAGIC 0x57534E48u /* "HNSW" */
 

@@ -1,14 +1,15 @@
-/* store.c - the store's actors and their message protocol (see store.h). */
+/* store.c - the store: opening, starting, the writer and reader actors (the protocol is in store.h, its read side in
+ * store_proto.c). */
 #include "store.h"
 
 #include "st_reader.h"
 #include "st_writer.h"
+#include "store_proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SNIPPET_MAX 240
 #define ERR_CAP 512
 
 struct store {
@@ -28,7 +29,8 @@ struct store {
     tr_child_spec_t children[1 + STORE_MAX_READERS];
     tr_sup_spec_t sup;
     tr_pid_t sup_pid;
-    tr_metric_t *m_put, *m_del, *m_search, *m_err, *m_batch, *m_search_s;
+    tr_metric_t *m_put, *m_del, *m_batch;
+    store_proto_t proto; /* what the read side and error replies need */
 };
 
 /* ------------------------------------------------------------------ */
@@ -59,6 +61,7 @@ int store_open(const store_config_t *cfg, store_t **out, char *err, size_t errca
     s->cfg.search.vectors = !cfg->vector_off;
     if (!s->cfg.search.ef_search)
         s->cfg.search.ef_search = cfg->hnsw_ef_search;
+    s->proto.search = &s->cfg.search;
     if (!s->cfg.batch_max)
         s->cfg.batch_max = 64;
     snprintf(s->path, sizeof s->path, "%s/store", s->data_dir);
@@ -181,310 +184,13 @@ static void metrics_init(store_t *s, tr_system_t *sys)
     tr_metrics_t *m = tr_system_metrics(sys);
     s->m_put = tr_metrics_counter(m, "troupe_store_ops_total", "Store operations acknowledged", "op=\"put\"");
     s->m_del = tr_metrics_counter(m, "troupe_store_ops_total", "Store operations acknowledged", "op=\"delete\"");
-    s->m_search = tr_metrics_counter(m, "troupe_store_ops_total", "Store operations acknowledged", "op=\"search\"");
-    s->m_err = tr_metrics_counter(m, "troupe_store_errors_total", "Store requests answered with an error", NULL);
+    s->proto.m_search =
+        tr_metrics_counter(m, "troupe_store_ops_total", "Store operations acknowledged", "op=\"search\"");
+    s->proto.m_err = tr_metrics_counter(m, "troupe_store_errors_total", "Store requests answered with an error", NULL);
     static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
     s->m_batch = tr_metrics_histogram(m, "troupe_store_commit_batch", "Operations per store commit", NULL, batch_bounds,
                                       sizeof batch_bounds / sizeof batch_bounds[0]);
-    s->m_search_s = tr_metrics_histogram(m, "troupe_store_search_seconds", "Store search latency", NULL, NULL, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* request helpers                                                     */
-
-static bool get_str(const tr_msg_t *m, const char *key, const char **s, size_t *n)
-{
-    tr_mpr_t r;
-    uint32_t len;
-    if (!m->payload || tr_mp_map_find(m->payload, m->payload_len, key, &r) || tr_mpr_str(&r, s, &len) || !*s)
-        return false;
-    *n = len;
-    return true;
-}
-
-static bool get_bytes(const tr_msg_t *m, const char *key, const void **p, size_t *n)
-{
-    tr_mpr_t r;
-    tr_mp_obj_t o;
-    if (!m->payload || tr_mp_map_find(m->payload, m->payload_len, key, &r) || tr_mpr_next(&r, &o))
-        return false;
-    if (o.type != TR_MP_BIN && o.type != TR_MP_STR)
-        return false;
-    *p = o.v.str.ptr;
-    *n = o.v.str.len;
-    return true;
-}
-
-static bool get_uint(const tr_msg_t *m, const char *key, uint64_t *v)
-{
-    tr_mpr_t r;
-    return m->payload && !tr_mp_map_find(m->payload, m->payload_len, key, &r) && !tr_mpr_uint(&r, v);
-}
-
-static bool get_bool(const tr_msg_t *m, const char *key)
-{
-    tr_mpr_t r;
-    tr_mp_obj_t o;
-    return m->payload && !tr_mp_map_find(m->payload, m->payload_len, key, &r) && !tr_mpr_next(&r, &o) &&
-           o.type == TR_MP_BOOL && o.v.b;
-}
-
-/* A map value as raw bytes (nil or absent: NULL). TR_EINVAL if not a map. */
-static int get_map(const tr_msg_t *m, const char *key, const uint8_t **p, size_t *n)
-{
-    *p = NULL;
-    *n = 0;
-    tr_mpr_t r;
-    if (!m->payload || tr_mp_map_find(m->payload, m->payload_len, key, &r))
-        return 0;
-    tr_mpr_t peek = r;
-    tr_mp_obj_t o;
-    if (tr_mpr_next(&peek, &o))
-        return TR_EINVAL;
-    if (o.type == TR_MP_NIL)
-        return 0;
-    if (o.type != TR_MP_MAP)
-        return TR_EINVAL;
-    const uint8_t *start = r.p;
-    if (tr_mpr_skip(&r))
-        return TR_EINVAL;
-    *p = start;
-    *n = (size_t)(r.p - start);
-    return 0;
-}
-
-static int get_id(const tr_msg_t *m, uint8_t id[ST_UUID_LEN])
-{
-    const char *s;
-    size_t n;
-    if (!get_str(m, "id", &s, &n))
-        return TR_EINVAL;
-    return st_uuid_parse(s, n, id);
-}
-
-/* Error replies; the store's own code ST_EUNSUPPORTED travels by name. */
-static int reply_err(tr_actor_t *self, const tr_msg_t *msg, store_t *s, int rc, const char *message)
-{
-    if (s && s->m_err)
-        tr_counter_inc(s->m_err);
-    if (!msg->reply_to.len)
-        return 0;
-    if (rc == ST_EUNSUPPORTED) {
-        uint8_t buf[512];
-        tr_mpw_t w;
-        tr_mpw_init_fixed(&w, buf, sizeof buf);
-        tr_mpw_map(&w, 2);
-        tr_mpw_cstr(&w, "code");
-        tr_mpw_cstr(&w, "EUNSUPPORTED");
-        tr_mpw_cstr(&w, "message");
-        tr_mpw_str(&w, message, strnlen(message, 300));
-        if (!w.err)
-            tr_reply(self, msg, "tr.error", buf, w.len);
-        return 0;
-    }
-    tr_reply_error(self, msg, rc, message && *message ? message : tr_strerror(rc));
-    return 0;
-}
-
-static int reply_w(tr_actor_t *self, const tr_msg_t *msg, store_t *s, const char *type, tr_mpw_t *w)
-{
-    /* a reply that cannot be delivered (the asker gave up) is not our failure */
-    if (w->err)
-        reply_err(self, msg, s, w->err, "reply too large");
-    else
-        tr_reply(self, msg, type, w->buf, w->len);
-    tr_mpw_free(w);
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* reads (readers, and the writer after committing)                    */
-
-typedef struct items {
-    tr_mpw_t w;
-    uint32_t n;
-} items_t;
-
-static int list_item(void *arg, const st_doc_view_t *d)
-{
-    items_t *it = arg;
-    tr_mpw_raw(&it->w, d->map, d->map_len);
-    it->n++;
-    return 0;
-}
-
-static void doc_str(const st_doc_view_t *d, const char *key, const char **s, uint32_t *n)
-{
-    tr_mpr_t r;
-    *s = "";
-    *n = 0;
-    if (tr_mp_map_find(d->map, d->map_len, key, &r) || tr_mpr_str(&r, s, n) || !*s) {
-        *s = "";
-        *n = 0;
-    }
-}
-
-static int do_search(tr_actor_t *self, store_t *s, st_reader_t *rd, const tr_msg_t *msg, char *err)
-{
-    st_query_t q = {0};
-    const char *mode_s;
-    size_t mode_n;
-    uint64_t k = 10;
-    get_uint(msg, "k", &k);
-    q.k = k > ST_SEARCH_MAX_K ? ST_SEARCH_MAX_K + 1 : (int)k;
-    q.all_owners = get_bool(msg, "all_owners");
-    if (q.all_owners && !get_bool(msg, "admin"))
-        return reply_err(self, msg, s, TR_EINVAL, "all_owners requires admin");
-    if (!get_str(msg, "query", &q.text, &q.len))
-        return reply_err(self, msg, s, TR_EINVAL, "search needs a query string");
-    if (!q.all_owners && !get_str(msg, "owner", &q.owner, &q.owner_len))
-        return reply_err(self, msg, s, TR_EINVAL, "search needs an owner");
-    q.mode = ST_MODE_HYBRID;
-    if (get_str(msg, "mode", &mode_s, &mode_n)) {
-        int m = st_mode_parse(mode_s, mode_n);
-        if (m < 0)
-            return reply_err(self, msg, s, TR_EINVAL, "mode must be hybrid, keyword or vector");
-        q.mode = (st_mode_t)m;
-    }
-    if (get_map(msg, "filter", &q.filter, &q.filter_len))
-        return reply_err(self, msg, s, TR_EINVAL, "filter must be a map");
-    st_hit_t hits[ST_SEARCH_MAX_K];
-    int n = 0;
-    st_mode_t used;
-    uint64_t t0 = tr_mono_ns();
-    int rc = st_search(rd, &s->cfg.search, &q, hits, &n, &used, err, ERR_CAP);
-    if (rc)
-        return reply_err(self, msg, s, rc, err);
-    tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, 2);
-    tr_mpw_cstr(&w, "mode");
-    tr_mpw_cstr(&w, st_mode_name(used));
-    tr_mpw_cstr(&w, "results");
-    tr_mpw_array(&w, (uint32_t)n);
-    for (int i = 0; i < n; i++) {
-        const st_hit_t *h = &hits[i];
-        char id[ST_UUID_STR + 1];
-        st_uuid_format(h->chunk.rec.doc, id);
-        const char *title, *owner;
-        uint32_t tl, ol;
-        doc_str(&h->doc, "title", &title, &tl);
-        doc_str(&h->doc, "owner", &owner, &ol);
-        size_t off, sl;
-        st_snippet(h->chunk.text, h->chunk.len, q.text, q.len, SNIPPET_MAX, &off, &sl);
-        tr_mpw_map(&w, 9);
-        tr_mpw_cstr(&w, "document_id");
-        tr_mpw_cstr(&w, id);
-        tr_mpw_cstr(&w, "chunk_id");
-        tr_mpw_uint(&w, h->seq);
-        tr_mpw_cstr(&w, "ordinal");
-        tr_mpw_uint(&w, h->chunk.rec.ordinal);
-        tr_mpw_cstr(&w, "score");
-        tr_mpw_double(&w, h->score);
-        tr_mpw_cstr(&w, "snippet");
-        tr_mpw_str(&w, h->chunk.text + off, sl);
-        tr_mpw_cstr(&w, "start");
-        tr_mpw_uint(&w, h->chunk.rec.start);
-        tr_mpw_cstr(&w, "end");
-        tr_mpw_uint(&w, h->chunk.rec.end);
-        tr_mpw_cstr(&w, "title");
-        tr_mpw_str(&w, title, tl);
-        tr_mpw_cstr(&w, "owner");
-        tr_mpw_str(&w, owner, ol);
-    }
-    if (s->m_search) {
-        tr_counter_inc(s->m_search);
-        tr_histogram_observe(s->m_search_s, (double)(tr_mono_ns() - t0) / 1e9);
-    }
-    return reply_w(self, msg, s, "store.search.ok", &w);
-}
-
-/* Handles a read request; returns 1 if msg was not one. */
-static int handle_read(tr_actor_t *self, store_t *s, st_reader_t *rd, const tr_msg_t *msg)
-{
-    bool get = tr_str_eq(msg->type, "store.get"), content = tr_str_eq(msg->type, "store.content");
-    bool list = tr_str_eq(msg->type, "store.list"), search = tr_str_eq(msg->type, "store.search");
-    bool stats = tr_str_eq(msg->type, "store.stats");
-    if (!get && !content && !list && !search && !stats)
-        return 1;
-    char err[ERR_CAP] = "";
-    int rc = st_reader_begin(rd);
-    if (rc)
-        return reply_err(self, msg, s, rc, "cannot open a read transaction");
-    const char *owner = NULL;
-    size_t olen = 0;
-    bool have_owner = get_str(msg, "owner", &owner, &olen);
-    tr_mpw_t w;
-    tr_mpw_init(&w);
-    if (search) {
-        rc = do_search(self, s, rd, msg, err);
-    } else if (!have_owner || !st_owner_valid(owner, olen)) {
-        rc = reply_err(self, msg, s, TR_EINVAL, "a valid owner is required");
-    } else if (get || content) {
-        uint8_t id[ST_UUID_LEN];
-        st_doc_view_t d;
-        const void *p = NULL;
-        size_t n = 0;
-        if (get_id(msg, id))
-            rc = reply_err(self, msg, s, TR_EINVAL, "id must be a document UUID");
-        else if ((rc = get ? st_reader_get(rd, owner, olen, id, &d)
-                           : st_reader_content(rd, owner, olen, id, &d, &p, &n)))
-            rc = reply_err(self, msg, s, rc, rc == TR_ENOPROC ? "document not found" : "lookup failed");
-        else if (get) {
-            tr_mpw_raw(&w, d.map, d.map_len);
-            rc = reply_w(self, msg, s, "store.get.ok", &w);
-        } else {
-            const char *ct;
-            uint32_t ctl;
-            doc_str(&d, "content_type", &ct, &ctl);
-            tr_mpw_map(&w, 2);
-            tr_mpw_cstr(&w, "content_type");
-            tr_mpw_str(&w, ct, ctl);
-            tr_mpw_cstr(&w, "content");
-            tr_mpw_bin(&w, p, n);
-            rc = reply_w(self, msg, s, "store.content.ok", &w);
-        }
-    } else if (list) {
-        uint64_t offset = 0, limit = 20, total = 0;
-        get_uint(msg, "offset", &offset);
-        get_uint(msg, "limit", &limit);
-        limit = limit > 1000 ? 1000 : limit;
-        items_t items = {.n = 0};
-        tr_mpw_init(&items.w);
-        rc = st_reader_list(rd, owner, olen, offset, limit, list_item, &items, &total);
-        if (rc || items.w.err) {
-            rc = reply_err(self, msg, s, rc ? rc : items.w.err, "listing failed");
-        } else {
-            tr_mpw_map(&w, 2);
-            tr_mpw_cstr(&w, "items");
-            tr_mpw_array(&w, items.n);
-            if (items.n)
-                tr_mpw_raw(&w, items.w.buf, items.w.len);
-            tr_mpw_cstr(&w, "total");
-            tr_mpw_uint(&w, total);
-            rc = reply_w(self, msg, s, "store.list.ok", &w);
-        }
-        tr_mpw_free(&items.w);
-    } else {
-        st_owner_rec_t o;
-        if ((rc = st_reader_stats(rd, owner, olen, &o))) {
-            rc = reply_err(self, msg, s, rc, "stats failed");
-        } else {
-            tr_mpw_map(&w, 4);
-            tr_mpw_cstr(&w, "docs");
-            tr_mpw_uint(&w, o.docs);
-            tr_mpw_cstr(&w, "chunks");
-            tr_mpw_uint(&w, o.chunks);
-            tr_mpw_cstr(&w, "tokens");
-            tr_mpw_uint(&w, o.tokens);
-            tr_mpw_cstr(&w, "bytes");
-            tr_mpw_uint(&w, o.bytes);
-            rc = reply_w(self, msg, s, "store.stats.ok", &w);
-        }
-    }
-    tr_mpw_free(&w);
-    st_reader_end(rd);
-    return rc;
+    s->proto.m_search_s = tr_metrics_histogram(m, "troupe_store_search_seconds", "Store search latency", NULL, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -530,8 +236,8 @@ static void reader_terminate(tr_actor_t *self, void *state, const char *reason)
 static int reader_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
 {
     reader_state_t *st = state;
-    if (handle_read(self, st->s, st->r, msg) == 1 && msg->reply_to.len)
-        reply_err(self, msg, st->s, TR_EINVAL, "unknown message type for a store reader");
+    if (store_handle_read(self, &st->s->proto, st->r, msg) == 1 && msg->reply_to.len)
+        store_reply_err(self, msg, &st->s->proto, TR_EINVAL, "unknown message type for a store reader");
     return 0;
 }
 
@@ -573,7 +279,7 @@ static void flush(tr_actor_t *self, writer_state_t *ws, int rc)
         memcpy(req.span_id, p->span_id, 8);
         req.trace_flags = p->trace_flags;
         if (rc) {
-            reply_err(self, &req, ws->s, rc, "the write could not be committed; nothing was stored");
+            store_reply_err(self, &req, &ws->s->proto, rc, "the write could not be committed; nothing was stored");
         } else {
             if (p->counter)
                 tr_counter_inc(p->counter);
@@ -690,23 +396,23 @@ static int do_put(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
     st_doc_in_t d = {0};
     const void *content = NULL;
     char err[ERR_CAP] = "";
-    if (!get_str(msg, "owner", &d.owner, &d.owner_len))
-        return reply_err(self, msg, ws->s, TR_EINVAL, "put needs an owner");
-    if (!get_str(msg, "content_type", &d.content_type, &d.content_type_len))
-        return reply_err(self, msg, ws->s, TR_EINVAL, "put needs a content_type");
-    if (!get_bytes(msg, "content", &content, &d.content_len))
-        return reply_err(self, msg, ws->s, TR_EINVAL, "put needs content (bin or str)");
+    if (!store_req_str(msg, "owner", &d.owner, &d.owner_len))
+        return store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "put needs an owner");
+    if (!store_req_str(msg, "content_type", &d.content_type, &d.content_type_len))
+        return store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "put needs a content_type");
+    if (!store_req_bytes(msg, "content", &content, &d.content_len))
+        return store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "put needs content (bin or str)");
     d.content = content;
-    if (!get_str(msg, "title", &d.title, &d.title_len)) {
+    if (!store_req_str(msg, "title", &d.title, &d.title_len)) {
         d.title = "";
         d.title_len = 0;
     }
-    if (get_map(msg, "metadata", &d.metadata, &d.metadata_len))
-        return reply_err(self, msg, ws->s, TR_EINVAL, "metadata must be a map");
+    if (store_req_map(msg, "metadata", &d.metadata, &d.metadata_len))
+        return store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "metadata must be a map");
     st_put_result_t res;
     int rc = st_writer_put(ws->w, &d, &res, err, sizeof err);
     if (rc)
-        return reply_err(self, msg, ws->s, rc, err);
+        return store_reply_err(self, msg, &ws->s->proto, rc, err);
     char id[ST_UUID_STR + 1];
     st_uuid_format(res.id, id);
     tr_mpw_t w;
@@ -721,7 +427,8 @@ static int do_put(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
     if (defer(ws, msg, "store.put.ok", &w, ws->s->m_put)) {
         tr_mpw_free(&w);
         commit(self, ws); /* cannot remember the asker: make it durable and tell everyone else */
-        return reply_err(self, msg, ws->s, TR_ENOMEM, "out of memory after storing; the document may exist");
+        return store_reply_err(self, msg, &ws->s->proto, TR_ENOMEM,
+                               "out of memory after storing; the document may exist");
     }
     return 0;
 }
@@ -732,14 +439,14 @@ static int do_delete(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
     size_t olen;
     uint8_t id[ST_UUID_LEN];
     char err[ERR_CAP] = "";
-    if (!get_str(msg, "owner", &owner, &olen))
-        return reply_err(self, msg, ws->s, TR_EINVAL, "delete needs an owner");
-    if (get_id(msg, id))
-        return reply_err(self, msg, ws->s, TR_EINVAL, "id must be a document UUID");
+    if (!store_req_str(msg, "owner", &owner, &olen))
+        return store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "delete needs an owner");
+    if (store_req_id(msg, id))
+        return store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "id must be a document UUID");
     uint32_t chunks = 0;
     int rc = st_writer_delete(ws->w, owner, olen, id, &chunks, err, sizeof err);
     if (rc)
-        return reply_err(self, msg, ws->s, rc, err);
+        return store_reply_err(self, msg, &ws->s->proto, rc, err);
     char ids[ST_UUID_STR + 1];
     st_uuid_format(id, ids);
     tr_mpw_t w;
@@ -752,7 +459,7 @@ static int do_delete(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
     if (defer(ws, msg, "store.delete.ok", &w, ws->s->m_del)) {
         tr_mpw_free(&w);
         commit(self, ws);
-        return reply_err(self, msg, ws->s, TR_ENOMEM, "out of memory after deleting");
+        return store_reply_err(self, msg, &ws->s->proto, TR_ENOMEM, "out of memory after deleting");
     }
     return 0;
 }
@@ -774,7 +481,7 @@ static int writer_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         uint64_t docs = 0, chunks = 0, t0 = tr_mono_ms();
         int rc = st_writer_reindex(ws->w, &docs, &chunks, err, sizeof err);
         if (rc)
-            return reply_err(self, msg, ws->s, rc, err);
+            return store_reply_err(self, msg, &ws->s->proto, rc, err);
         tr_mpw_t w;
         tr_mpw_init(&w);
         tr_mpw_map(&w, 3);
@@ -784,11 +491,11 @@ static int writer_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         tr_mpw_uint(&w, chunks);
         tr_mpw_cstr(&w, "ms");
         tr_mpw_uint(&w, tr_mono_ms() - t0);
-        return reply_w(self, msg, ws->s, "store.reindex.ok", &w);
+        return store_reply_w(self, msg, &ws->s->proto, "store.reindex.ok", &w);
     } else {
         commit(self, ws); /* reads at the writer see everything acknowledged */
-        if (handle_read(self, ws->s, ws->r, msg) == 1 && msg->reply_to.len)
-            reply_err(self, msg, ws->s, TR_EINVAL, "unknown message type for the store");
+        if (store_handle_read(self, &ws->s->proto, ws->r, msg) == 1 && msg->reply_to.len)
+            store_reply_err(self, msg, &ws->s->proto, TR_EINVAL, "unknown message type for the store");
         return 0;
     }
     if (st_writer_pending(ws->w) >= (size_t)ws->s->cfg.batch_max)
