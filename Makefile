@@ -38,7 +38,7 @@ coverage: deps
 	cmake --build $(COV_BUILD) -j $(JOBS)
 	tools/test.sh $(COV_BUILD)
 	gcovr -r . --object-directory $(COV_BUILD) --filter 'runtime/' --filter 'actors/' --filter 'tools/' \
-	  --print-summary --txt $(COV_BUILD)/coverage.txt --exclude-unreachable-branches
+	  --print-summary --txt $(COV_BUILD)/coverage.txt --exclude-unreachable-branches --gcov-ignore-parse-errors
 	@tail -n 3 $(COV_BUILD)/coverage.txt
 
 fuzz: deps
