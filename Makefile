@@ -54,7 +54,7 @@ fuzz: deps
 
 bench: build
 	@tools/deps.sh --bench
-	@bench/run.sh $(BUILD)
+	@bench/all.sh $(BUILD)
 
 format:
 	clang-format -i runtime/*.[ch] actors/*/*.[ch] tools/cli/*.[ch] tests/*.c bench/*.c examples/*.c
