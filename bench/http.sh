@@ -35,7 +35,7 @@ pids+=($!)
 mkdir -p "$tmp/www"
 printf '{"status":"ok"}' > "$tmp/www/health"
 cat > "$tmp/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes auto;
 pid $tmp/nginx.pid;
 error_log $tmp/nginx.err;
 events { worker_connections 1024; }

@@ -8,14 +8,28 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
+#define PREPARED_MAX 64
+
+/* Statements prepared on this connection: the program's SQL is a fixed set
+ * of literals, so each is parsed and planned once per connection. */
+typedef struct {
+    const char *key; /* the caller's pointer (a literal) ... */
+    char *sql;       /* ... and a copy, compared on each hit */
+    char name[12];
+} prepared_t;
+
 struct db {
     char *url;
     PGconn *conn;
+    prepared_t prep[PREPARED_MAX];
+    int nprep;
     uint64_t next_try_ms;
     unsigned backoff_ms;
     char sqlstate[6];
     bool logged_down;
 };
+
+static void forget_prepared(db_t *self);
 
 db_t *db_new(const char *url)
 {
@@ -38,6 +52,7 @@ void db_destroy(db_t **self_p)
     db_t *self = *self_p;
     if (self->conn)
         PQfinish(self->conn);
+    forget_prepared(self);
     free(self->url);
     free(self);
     *self_p = NULL;
@@ -53,8 +68,16 @@ static void set_up(bool up)
                      up ? 1 : 0);
 }
 
+static void forget_prepared(db_t *self)
+{
+    for (int i = 0; i < self->nprep; i++)
+        free(self->prep[i].sql);
+    self->nprep = 0;
+}
+
 static void mark_down(db_t *self, const char *why)
 {
+    forget_prepared(self);
     set_up(false);
     if (self->conn) {
         PQfinish(self->conn);
@@ -87,6 +110,7 @@ static bool ensure(db_t *self)
         return false;
     if (self->conn)
         PQfinish(self->conn);
+    forget_prepared(self); /* they lived on the old connection */
     /* connect_timeout bounds a blackholed server; keepalives notice a dead peer */
     const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle", "application_name", NULL};
     const char *vals[] = {self->url, "3", "1", "30", "troupe", NULL};
@@ -151,6 +175,27 @@ int db_exec(db_t *self, const char *sql, int n, const char *const *params, PGres
     return rc;
 }
 
+/* The prepared statement's name for sql, preparing it on first use; NULL
+ * (run it unprepared) if the cache is full or preparing failed. */
+static const char *prepared(db_t *self, const char *sql, int n)
+{
+    for (int i = 0; i < self->nprep; i++)
+        if (self->prep[i].key == sql && strcmp(self->prep[i].sql, sql) == 0)
+            return self->prep[i].name;
+    if (self->nprep == PREPARED_MAX)
+        return NULL;
+    prepared_t *p = &self->prep[self->nprep];
+    snprintf(p->name, sizeof p->name, "s%d", self->nprep);
+    PGresult *r = PQprepare(self->conn, p->name, sql, n, NULL);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok || !(p->sql = strdup(sql)))
+        return NULL;
+    p->key = sql;
+    self->nprep++;
+    return p->name;
+}
+
 static int exec_params(db_t *self, const char *sql, int n, const char *const *params, PGresult **res)
 {
     if (res)
@@ -158,7 +203,9 @@ static int exec_params(db_t *self, const char *sql, int n, const char *const *pa
     self->sqlstate[0] = '\0';
     if (!ensure(self))
         return TR_EUNAVAIL;
-    PGresult *r = PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
+    const char *name = prepared(self, sql, n);
+    PGresult *r = name ? PQexecPrepared(self->conn, name, n, params, NULL, NULL, 0)
+                       : PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (res)
