@@ -3,7 +3,6 @@
 #include "common/fail.h"
 #include "common/mpjson.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

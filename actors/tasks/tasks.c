@@ -408,11 +408,9 @@ static int fetch(st_t *s, const char *owner, const char *id, PGresult **res)
     return rc;
 }
 
-static int do_get(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+/* Replies {task} for (owner, id); not_found for another owner's id. */
+static int reply_task(tr_actor_t *self, st_t *s, const tr_msg_t *msg, const char *owner, const char *id)
 {
-    char owner[37], id[37];
-    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
-        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
     PGresult *res;
     int rc = fetch(s, owner, id, &res);
     if (rc == TR_ENOPROC)
@@ -426,6 +424,14 @@ static int do_get(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     put_task(&w, res, 0);
     PQclear(res);
     return reply_mpw(self, msg, &w);
+}
+
+static int do_get(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
+{
+    char owner[37], id[37];
+    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
+        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
+    return reply_task(self, s, msg, owner, id);
 }
 
 static int do_list(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
@@ -500,15 +506,7 @@ static int do_cancel(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
             tr_send(tr_self_system(self), r->agent, "agent.cancel", buf, w.len);
         }
     }
-    if ((rc = fetch(s, owner, id, &res)))
-        return db_fail(self, msg, rc);
-    tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, 1);
-    tr_mpw_cstr(&w, "task");
-    put_task(&w, res, 0);
-    PQclear(res);
-    return reply_mpw(self, msg, &w);
+    return reply_task(self, s, msg, owner, id);
 }
 
 static int do_events(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
