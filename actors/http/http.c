@@ -465,7 +465,9 @@ static void trace_context(req_t *r)
     if (!tp || tr_traceparent_parse(tp, r->trace_id, r->parent_id, &r->trace_flags) != 0) {
         tr_trace_new_id(r->trace_id, sizeof r->trace_id);
         memset(r->parent_id, 0, sizeof r->parent_id);
-        r->trace_flags = 1;
+        /* the sampled flag decides whether spans are recorded; the trace id
+         * still travels (logs, traceparent out) either way */
+        r->trace_flags = (int)(r->trace_id[15] % 100) < r->b->cfg->trace_sample_percent ? 1 : 0;
     }
     tr_trace_new_id(r->span_id, sizeof r->span_id);
     r->span_start_ns = tr_trace_now_ns();

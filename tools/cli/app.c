@@ -97,6 +97,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     h->rate_auth = (double)tr_config_int(cfg, "rate_auth_per_min") / 60.0;
     h->burst_auth = (int)tr_config_int(cfg, "rate_auth_burst");
     h->metrics_token = tr_config_str(cfg, "metrics_token");
+    h->trace_sample_percent = (int)tr_config_int(cfg, "trace_sample_percent");
 
     llm_config_t *l = &app->llm;
     l->url = tr_config_str(cfg, "llm_url");

@@ -98,6 +98,8 @@ static const tr_cfg_key_t core_settings[] = {
      "Bearer token a Prometheus scraper must send to /metrics (empty: loopback clients only)", true},
     {"trace_otlp_url", TR_CFG_STR, "", 0, 512, NULL,
      "OTLP/HTTP collector base URL for spans, e.g. http://127.0.0.1:4318 (empty: spans stay in memory only)", false},
+    {"trace_sample_percent", TR_CFG_INT, "100", 0, 100, NULL,
+     "Share of new traces (requests without a sampled traceparent) whose spans are recorded", false},
     {"trace_export_interval_ms", TR_CFG_INT, "1000", 50, 600000, NULL, "How often spans are sent to the collector",
      false},
     {"slo_availability", TR_CFG_INT, "995", 900, 999, NULL,
