@@ -3,7 +3,7 @@
  *   bench_actor <bench> [options]      bench = throughput | pingpong | ring |
  *                                              spawn | restart | all
  *
- * Each benchmark prints JSON lines on stdout (see /work/shared/BENCH.md):
+ * Each benchmark prints JSON lines on stdout (see the shared BENCH.md):
  * one line per implementation (median of --runs runs, with min/max), then a
  * line with the ratio against the anchor measured in the same process and
  * the goal. Troupe and anchor runs are interleaved (A B A B ...) so drift on

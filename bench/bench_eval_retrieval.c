@@ -1,6 +1,6 @@
 /* bench_eval_retrieval.c - retrieval quality of the store on a test
  * collection in the docs.jsonl / queries.jsonl / qrels.tsv format of
- * /work/shared/data/cranfield: ingests the documents into a temporary store
+ * ../shared/data/cranfield (beside the repository): ingests the documents into a temporary store
  * (built-in embedder), runs every query in each mode and prints nDCG@10,
  * recall@10, MRR@10 and success@10 as JSON lines (BENCH.md), the anchor
  * being our own keyword (BM25) mode.
@@ -76,7 +76,7 @@ static int cmp_int_desc(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *data = "/work/shared/data/cranfield";
+    const char *data = getenv("CRANFIELD") ? getenv("CRANFIELD") : "../shared/data/cranfield";
     int dim = ST_EMBED_DEFAULT_DIM, target = 0, overlap = -1, quiet = 0;
     float char_w = 0;
     st_search_opts_t so = {.vectors = true};

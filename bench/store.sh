@@ -26,6 +26,7 @@ done
 timeout 1800 "$BUILD/bench_ann" --n "${ANN_N:-100000}" --dim "${ANN_DIM:-128}" --M "${ANN_M:-16}" \
   --efc "${ANN_EFC:-200}" --ef "${ANN_EF:-32}" --runs "$RUNS" --python "$PYTHON" --script bench/ann_hnswlib.py
 timeout 900 "$BUILD/bench_ingest" --docs "${INGEST_DOCS:-1500}" --runs "$RUNS"
-if [ -d /work/shared/data/cranfield ] || [ -n "${CRANFIELD:-}" ]; then
-  timeout 600 "$BUILD/bench_eval_retrieval" --data "${CRANFIELD:-/work/shared/data/cranfield}"
+CRANFIELD=${CRANFIELD:-$(pwd)/../shared/data/cranfield}
+if [ -d "$CRANFIELD" ]; then
+  timeout 600 "$BUILD/bench_eval_retrieval" --data "$CRANFIELD"
 fi
