@@ -38,6 +38,17 @@ int agent_run_parse(const tr_msg_t *msg, agent_run_t *run)
     return run->input ? 0 : TR_ENOMEM;
 }
 
+/* The agent's name without its instance suffix ("summarizer.2" →
+ * "summarizer"): results, steps and health speak of agents, not instances. */
+static const char *base_name(tr_actor_t *self)
+{
+    static _Thread_local char buf[32];
+    const char *n = tr_self_name(self), *dot = strrchr(n, '.');
+    size_t len = dot && dot[1] >= '0' && dot[1] <= '9' ? (size_t)(dot - n) : strlen(n);
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), n);
+    return buf;
+}
+
 bool agent_common(tr_actor_t *self, const tr_msg_t *msg)
 {
     if (!tr_str_eq(msg->type, "agent.ping"))
@@ -59,7 +70,7 @@ static void health_report(tr_actor_t *self, const char *kind, const char *text)
     tr_mpw_init(&w);
     tr_mpw_map(&w, 3);
     tr_mpw_cstr(&w, "agent");
-    tr_mpw_cstr(&w, tr_self_name(self));
+    tr_mpw_cstr(&w, base_name(self));
     tr_mpw_cstr(&w, "kind");
     tr_mpw_cstr(&w, kind);
     tr_mpw_cstr(&w, "text");
@@ -109,13 +120,13 @@ void agent_progress(tr_actor_t *self, const agent_run_t *run, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    agent_event(self, run, "progress", json_pack("{s:s,s:s}", "agent", tr_self_name(self), "message", buf));
+    agent_event(self, run, "progress", json_pack("{s:s,s:s}", "agent", base_name(self), "message", buf));
 }
 
 void agent_step(tr_actor_t *self, const agent_run_t *run, const char *name, bool ok, uint64_t t0_ns)
 {
     agent_event(self, run, "step",
-                json_pack("{s:s,s:s,s:b,s:f}", "agent", tr_self_name(self), "step", name, "ok", ok, "duration_ms",
+                json_pack("{s:s,s:s,s:b,s:f}", "agent", base_name(self), "step", name, "ok", ok, "duration_ms",
                           (double)(tr_mono_ns() - t0_ns) / 1e6));
 }
 
@@ -205,7 +216,7 @@ int agent_reply(tr_actor_t *self, const agent_run_t *run, json_t *result, const 
 {
     if (!result)
         result = json_object();
-    json_object_set_new(result, "agent", json_string(tr_self_name(self)));
+    json_object_set_new(result, "agent", json_string(base_name(self)));
     json_object_set_new(result, "mode", json_string(mode));
     json_object_set_new(result, "model", model && *model ? json_string(model) : json_null());
     if (degraded_reason) {
@@ -267,19 +278,30 @@ int agents_sup_spec(const agents_config_t *cfg, tr_sup_spec_t *spec)
     static const tr_behaviour_t *const behs[5] = {&agent_orchestrator_behaviour, &agent_coordinator_behaviour,
                                                   &agent_code_behaviour, &agent_doc_behaviour,
                                                   &agent_summarizer_behaviour};
-    tr_child_spec_t *kids = calloc(5, sizeof *kids);
+    int per = cfg->instances > 0 ? cfg->instances : 1;
+    tr_child_spec_t *kids = calloc((size_t)(5 * per), sizeof *kids);
     if (!kids)
         return TR_ENOMEM;
     size_t n = 0;
     for (int i = 0; i < 5; i++) {
         if (!cfg->enabled[i])
             continue;
-        kids[n].name = task_agent_names[i];
-        kids[n].behaviour = behs[i];
-        kids[n].arg = (void *)cfg;
-        kids[n].restart = TR_PERMANENT;
-        kids[n].shutdown_ms = cfg->llm_timeout_ms + 2000;
-        n++;
+        for (int k = 0; k < per; k++) {
+            char name[32];
+            task_agent_instance(task_agent_names[i], (unsigned)k, per, name, sizeof name);
+            kids[n].name = strdup(name);
+            kids[n].behaviour = behs[i];
+            kids[n].arg = (void *)cfg;
+            kids[n].restart = TR_PERMANENT;
+            kids[n].shutdown_ms = cfg->llm_timeout_ms + 2000;
+            if (!kids[n].name) {
+                spec->children = kids;
+                spec->n_children = n;
+                agents_sup_spec_free(spec);
+                return TR_ENOMEM;
+            }
+            n++;
+        }
     }
     memset(spec, 0, sizeof *spec);
     spec->strategy = TR_ONE_FOR_ONE;
@@ -292,6 +314,8 @@ int agents_sup_spec(const agents_config_t *cfg, tr_sup_spec_t *spec)
 
 void agents_sup_spec_free(tr_sup_spec_t *spec)
 {
+    for (size_t i = 0; i < spec->n_children; i++)
+        free((char *)spec->children[i].name);
     free((void *)spec->children);
     spec->children = NULL;
     spec->n_children = 0;

@@ -21,6 +21,7 @@ typedef struct agents_config {
     int check_memory_mb;     /* code checks: address-space limit */
     size_t code_max_bytes;   /* largest snippet the code assistant takes */
     const char *store;       /* name of the store actor answering searches */
+    int instances;           /* actors per agent (see task_agent_instance) */
     bool enabled[5];         /* orchestrator, coordinator, code, doc, summarizer */
 } agents_config_t;
 

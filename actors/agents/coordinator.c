@@ -79,7 +79,9 @@ static int send_part(tr_actor_t *self, co_t *c, job_t *j, part_t *p)
     o.corr = p->corr;
     o.deadline_ms = j->reply.deadline_ms;
     o.no_inherit = true;
-    int rc = w.err ? w.err : tr_send_ex(tr_self_system(self), p->agent, "agent.run", w.buf, w.len, &o);
+    char inst[32];
+    task_agent_instance(p->agent, (unsigned)p->corr, c->cfg->instances, inst, sizeof inst);
+    int rc = w.err ? w.err : tr_send_ex(tr_self_system(self), inst, "agent.run", w.buf, w.len, &o);
     tr_mpw_free(&w);
     if (rc) {
         p->state = 2;

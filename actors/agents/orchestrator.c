@@ -103,7 +103,10 @@ static int o_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     o.reply_to = reply_to;
     o.corr = msg->corr;
     o.deadline_ms = msg->deadline_ms;
-    int rc = w.err ? w.err : tr_send_ex(tr_self_system(self), target, "agent.run", w.buf, w.len, &o);
+    static _Thread_local unsigned rr; /* this instance's own round robin */
+    char inst[32];
+    task_agent_instance(target, rr++, cfg->instances, inst, sizeof inst);
+    int rc = w.err ? w.err : tr_send_ex(tr_self_system(self), inst, "agent.run", w.buf, w.len, &o);
     tr_mpw_free(&w);
     if (rc)
         agent_fail(self, &run, FAIL_UNAVAILABLE, "the chosen agent could not take the task");

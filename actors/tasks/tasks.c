@@ -12,6 +12,16 @@
 const char *const task_agent_names[TASK_AGENTS] = {"orchestrator", "coordinator", "code_assistant", "doc_assistant",
                                                    "summarizer"};
 
+const char *task_agent_instance(const char *agent, unsigned k, int instances, char *buf, size_t cap)
+{
+    unsigned i = instances > 1 ? k % (unsigned)instances : 0;
+    if (i == 0)
+        snprintf(buf, cap, "%s", agent);
+    else
+        snprintf(buf, cap, "%s.%u", agent, i);
+    return buf;
+}
+
 int task_agent_index(const char *name)
 {
     for (int i = 0; i < TASK_AGENTS; i++)
@@ -24,7 +34,7 @@ typedef struct {
     uint64_t corr;
     char id[37];
     char owner[37];
-    char agent[24];
+    char agent[32];
     uint64_t deadline_mono;
     int seq;
     bool cancelled;
@@ -231,6 +241,8 @@ static int dispatch(tr_actor_t *self, st_t *s, const char *id, const char *owner
     run_t *r = &s->runs[s->nruns++];
     memset(r, 0, sizeof *r);
     r->corr = ++s->next_corr;
+    char inst[32];
+    target = task_agent_instance(target, (unsigned)r->corr, s->cfg->instances, inst, sizeof inst);
     snprintf(r->id, sizeof r->id, "%s", id);
     snprintf(r->owner, sizeof r->owner, "%s", owner);
     snprintf(r->agent, sizeof r->agent, "%s", target);

@@ -27,6 +27,7 @@ extern const char *const task_agent_names[TASK_AGENTS]; /* orchestrator, coordin
 
 typedef struct tasks_config {
     const char *database_url;
+    int instances;     /* actors per agent: name, name.1, ..., name.<n-1> */
     int timeout_ms;    /* deadline an agent gets for one attempt */
     int max_attempts;  /* including resumes after a restart */
     bool enabled[TASK_AGENTS];
@@ -36,5 +37,9 @@ extern const tr_behaviour_t tasks_behaviour; /* arg: const tasks_config_t * */
 
 /* Index of an agent name, -1 if unknown. */
 int task_agent_index(const char *name);
+/* The k-th instance of an agent (round robin): "summarizer", then
+ * "summarizer.1", ... up to instances - 1; written into buf. Each agent
+ * instance works on one task at a time, so a pool keeps tasks moving. */
+const char *task_agent_instance(const char *agent, unsigned k, int instances, char *buf, size_t cap);
 
 #endif

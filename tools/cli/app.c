@@ -123,6 +123,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     agents_config_t *ag = &app->agents;
     t->database_url = url;
     t->timeout_ms = (int)tr_config_int(cfg, "task_timeout_ms");
+    t->instances = ag->instances = (int)tr_config_int(cfg, "agent_instances");
     t->max_attempts = (int)tr_config_int(cfg, "task_max_attempts");
     for (int i = 0; i < TASK_AGENTS; i++) {
         t->enabled[i] = ag->enabled[i] = tr_config_bool(cfg, flags[i]);

@@ -85,6 +85,8 @@ static const tr_cfg_key_t core_settings[] = {
     {"agent_code_assistant", TR_CFG_BOOL, "on", 0, 0, NULL, "Agent feature flag: code assistant", false},
     {"agent_doc_assistant", TR_CFG_BOOL, "on", 0, 0, NULL, "Agent feature flag: documentation assistant", false},
     {"agent_summarizer", TR_CFG_BOOL, "on", 0, 0, NULL, "Agent feature flag: summarizer", false},
+    {"agent_instances", TR_CFG_INT, "3", 1, 16, NULL,
+     "Actors per agent; each works on one task at a time (agent, agent.1, ...)", false},
     {"task_timeout_ms", TR_CFG_INT, "120000", 100, 3600000, NULL, "Deadline of one attempt of a task", false},
     {"task_max_attempts", TR_CFG_INT, "3", 1, 20, NULL, "Attempts of a task (crashes, restarts) before it fails",
      false},
