@@ -12,5 +12,6 @@ run "$build/bench_llm"                       # LLM gateway overhead vs direct li
 run "$root/bench/store.sh" "$build"          # ANN vs hnswlib, ingest, retrieval quality
 run "$root/bench/http.sh" "$build"           # /health vs nginx, /v1/auth/me latency
 run "$root/bench/search.sh" "$build"         # /v1/search at 100 connections over 10k chunks
-run "$root/bench/load.sh" "$build" 100 3     # 100 concurrent users, end to end
+run "$root/bench/load.sh" "$build" 100 3     # 100 users arriving at once, end to end
+run "$root/bench/load.sh" "$build" 100 3 10000  # the same, arrivals over 10 s
 exit $status

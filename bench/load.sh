@@ -6,6 +6,7 @@ set -euo pipefail
 build=${1:-build}
 users=${2:-100}
 rounds=${3:-3}
+ramp_ms=${4:-0}
 root=$(cd "$(dirname "$0")/.." && pwd)
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 tmp=$(mktemp -d)
@@ -25,4 +26,4 @@ export TROUPE_HTTP_ADDR=127.0.0.1:$http_port TROUPE_LLM_URL=http://127.0.0.1:$ll
 "$build/troupe" run > "$tmp/troupe.log" 2>&1 &
 pids+=($!)
 for i in $(seq 100); do curl -sf "127.0.0.1:$http_port/ready" >/dev/null && break; sleep 0.1; done
-"$build/bench_load" "http://127.0.0.1:$http_port" "$users" "$rounds"
+"$build/bench_load" "http://127.0.0.1:$http_port" "$users" "$rounds" "$ramp_ms"
