@@ -448,7 +448,7 @@ static bool authenticate(req_t *r)
 
 static bool trace_id_valid(const char *s)
 {
-    if (strlen(s) != 32)
+    if (strlen(s) != 32 || strspn(s, "0") == 32) /* W3C: all zeros is invalid */
         return false;
     for (; *s; s++)
         if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
