@@ -404,33 +404,25 @@ def http():
 
 def store():
     b = Board("troupe-store", "troupe / document store",
-              "Documents, chunks, ingest and search. The store metrics are pending (see "
-              "deploy/prometheus/pending-metrics.txt): panels fill in once troupe exposes them.", ["store"])
-    b.text("about", "Store metrics named here (`troupe_store_documents`, `troupe_store_chunks`, "
-           "`troupe_store_ingest_duration_seconds`, `troupe_store_search_duration_seconds{mode}`) are **pending**: "
-           "listed in `deploy/prometheus/pending-metrics.txt` until GET /metrics shows them. "
-           "Upload and search traffic is on the HTTP dashboard (routes `documents_*`, `search*`).", h=3)
-    b.row("Contents")
-    b.stat("documents", [("sum(troupe_store_documents{%s})" % INST, "")], w=6)
-    b.stat("chunks", [("sum(troupe_store_chunks{%s})" % INST, "")], w=6)
-    b.timeseries("documents and chunks", [("sum(troupe_store_documents{%s})" % INST, "documents"),
-                                          ("sum(troupe_store_chunks{%s})" % INST, "chunks")], w=12, h=4)
-    b.row("Ingest and search")
-    b.timeseries("ingest latency", [
-        ("histogram_quantile(0.5, sum by (le) (rate(troupe_store_ingest_duration_seconds_bucket{%s}[5m])))" % INST,
-         "p50"),
-        ("histogram_quantile(0.95, sum by (le) (rate(troupe_store_ingest_duration_seconds_bucket{%s}[5m])))" % INST,
-         "p95")], unit="s", w=8)
-    b.timeseries("uploads/s by outcome",
-                 [("sum by (outcome) (rate(troupe_store_ingest_duration_seconds_count{%s}[5m]))" % INST,
-                   "{{outcome}}")], unit="ops", w=8)
-    b.timeseries("search latency p95 by mode", [
-        ("histogram_quantile(0.95, sum by (mode, le) (rate(troupe_store_search_duration_seconds_bucket{%s}[5m])))"
-         % INST, "{{mode}}")], unit="s", w=8,
-        description="mode: vector, keyword (BM25, also the fallback with TROUPE_VECTOR_SEARCH=off), hybrid.")
-    b.timeseries("searches/s by mode",
-                 [("sum by (mode) (rate(troupe_store_search_duration_seconds_count{%s}[5m]))" % INST, "{{mode}}")],
+              "Uploads, deletes and searches of the document store, its commits and errors.", ["store"])
+    b.row("Operations")
+    b.timeseries("store operations/s by kind",
+                 [("sum by (op) (rate(troupe_store_ops_total{%s}[5m]))" % INST, "{{op}}")], unit="ops", w=12)
+    b.timeseries("store errors/s", [("sum(rate(troupe_store_errors_total{%s}[5m]))" % INST, "errors")],
                  unit="ops", w=12)
+    b.row("Ingest and search")
+    b.timeseries("upload latency (HTTP, incl. chunking, embedding, durable commit)", [
+        ('histogram_quantile(0.5, sum by (le) (rate(troupe_http_request_duration_seconds_bucket{%s,route="documents_create"}[5m])))' % INST, "p50"),
+        ('histogram_quantile(0.95, sum by (le) (rate(troupe_http_request_duration_seconds_bucket{%s,route="documents_create"}[5m])))' % INST, "p95")],
+        unit="s", w=8)
+    b.timeseries("search latency (in the store)", [
+        ("histogram_quantile(0.5, sum by (le) (rate(troupe_store_search_seconds_bucket{%s}[5m])))" % INST, "p50"),
+        ("histogram_quantile(0.95, sum by (le) (rate(troupe_store_search_seconds_bucket{%s}[5m])))" % INST, "p95")],
+        unit="s", w=8)
+    b.timeseries("operations per commit (group commit)", [
+        ("histogram_quantile(0.5, sum by (le) (rate(troupe_store_commit_batch_bucket{%s}[5m])))" % INST, "p50"),
+        ("histogram_quantile(0.95, sum by (le) (rate(troupe_store_commit_batch_bucket{%s}[5m])))" % INST, "p95")],
+        w=8)
     b.timeseries("store HTTP routes: requests/s by status",
                  [('sum by (route, status) (rate(troupe_http_requests_total{%s,route=~"documents.*|search.*"}[5m]))'
                    % INST, "{{route}} {{status}}")], unit="reqps", w=12)
