@@ -272,10 +272,27 @@ static void ready(req_t *r)
     } else if (rc == TR_EREMOTE) {
         tr_reply_close(&rep);
     }
-    bool ok = strcmp(db, "up") == 0 && !atomic_load(&r->b->draining);
+    /* the LLM breaker is reported, not required: without an LLM the agents
+     * answer in their degraded modes, so the node stays ready */
+    char breaker[16] = "unknown";
+    if (tr_ask(r->b->sys, "llm", "llm.status", NULL, 0, 1000, &rep) == 0) {
+        tr_mpr_t mr;
+        const char *s;
+        uint32_t n;
+        if (!tr_mp_map_find(rep.msg.payload, rep.msg.payload_len, "state", &mr) && !tr_mpr_str(&mr, &s, &n) &&
+            n < sizeof breaker) {
+            memcpy(breaker, s, n);
+            breaker[n] = '\0';
+        }
+        tr_reply_close(&rep);
+    }
+    tr_pid_t store;
+    const char *st = tr_lookup(r->b->sys, "store", &store) == 0 ? "up" : "down";
+    bool ok = strcmp(db, "up") == 0 && strcmp(st, "up") == 0 && !atomic_load(&r->b->draining);
     http_reply_json(r, ok ? 200 : 503,
-                    json_pack("{s:s,s:{s:s,s:s}}", "status", ok ? "ready" : "not_ready", "checks", "database", db,
-                              "http", atomic_load(&r->b->draining) ? "draining" : "up"));
+                    json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "status", ok ? "ready" : "not_ready", "checks", "database",
+                              db, "store", st, "llm_breaker", breaker, "http",
+                              atomic_load(&r->b->draining) ? "draining" : "up"));
 }
 
 /* Prometheus scrape: with a metrics_token, the scraper must present it;
