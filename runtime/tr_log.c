@@ -13,6 +13,7 @@ static atomic_int g_level = TR_LOG_INFO;
 static atomic_int g_fd = 1;
 static _Thread_local char t_actor[64];
 static _Thread_local char t_trace[33];
+static _Thread_local char t_span[17];
 
 void tr_log_set_level(tr_log_level_t level)
 {
@@ -50,10 +51,18 @@ void tr_log_set_thread_actor(const char *actor)
     t_actor[n] = '\0';
 }
 
+void tr_log_set_thread_span(const char *span_id_hex)
+{
+    size_t n = span_id_hex ? strnlen(span_id_hex, 16) : 0;
+    memcpy(t_span, span_id_hex ? span_id_hex : "", n);
+    t_span[n] = '\0';
+}
+
 void tr_log_set_thread_trace(const char *trace_id_hex)
 {
     if (!trace_id_hex) {
         t_trace[0] = '\0';
+        t_span[0] = '\0';
         return;
     }
     size_t n = strnlen(trace_id_hex, 32);
@@ -202,6 +211,8 @@ static void emit(tr_log_level_t level, const char *msg, va_list *kv)
     len = field(line, len, cap, "msg", msg);
     if (t_trace[0])
         len = field(line, len, cap, "trace_id", t_trace);
+    if (t_trace[0] && t_span[0])
+        len = field(line, len, cap, "span_id", t_span);
     if (kv) {
         const char *k;
         while ((k = va_arg(*kv, const char *)) != NULL) {

@@ -29,7 +29,8 @@ int tr_log_level_parse(const char *s);
 
 /* Context for the calling thread (set by the runtime around each message). */
 void tr_log_set_thread_actor(const char *actor);
-void tr_log_set_thread_trace(const char *trace_id_hex); /* NULL clears */
+void tr_log_set_thread_trace(const char *trace_id_hex); /* NULL clears (the span too) */
+void tr_log_set_thread_span(const char *span_id_hex);   /* the span being handled */
 
 /* msg is printf-style. `fields` are extra key/value string pairs ending with
  * NULL: tr_logkv(TR_LOG_INFO, "started", "addr", "127.0.0.1:8080", NULL).

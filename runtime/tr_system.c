@@ -671,7 +671,7 @@ _Noreturn void tr_exit(tr_actor_t *self, const char *reason)
     longjmp(self->exit_jmp, 1);
 }
 
-static void set_trace_ctx(const tr_envelope_t *env)
+static void set_trace_ctx(const tr_envelope_t *env, const uint8_t span[8])
 {
     static const uint8_t zero[16];
     if (memcmp(env->trace_id, zero, 16) == 0) {
@@ -686,6 +686,12 @@ static void set_trace_ctx(const tr_envelope_t *env)
     }
     hex[32] = '\0';
     tr_log_set_thread_trace(hex);
+    for (int i = 0; i < 8; i++) {
+        hex[2 * i] = d[span[i] >> 4];
+        hex[2 * i + 1] = d[span[i] & 15];
+    }
+    hex[16] = '\0';
+    tr_log_set_thread_span(hex);
 }
 
 static uint64_t rng_next(void)
@@ -737,7 +743,7 @@ static bool dispatch(tr_actor_t *self, const tr_envelope_t *env)
     if (traced) {
         uint64_t span = rng_next();
         memcpy(self->cur_span, &span, 8);
-        set_trace_ctx(env);
+        set_trace_ctx(env, self->cur_span);
         span_start = tr_trace_now_ns();
     }
     self->cur = env;
