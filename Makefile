@@ -44,12 +44,14 @@ coverage: deps
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_FUZZ=ON -DTROUPE_TESTS=OFF -DTROUPE_BENCH=OFF
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@mkdir -p $(FUZZ_BUILD)/logs
 	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+	  [ -f "$$f" ] && [ -x "$$f" ] || continue; \
 	  name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(FUZZ_BUILD)/corpus/$$name tests/fuzz/seeds/$$name \
-	    > $(FUZZ_BUILD)/$$name.log 2>&1 || { tail -n 30 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
-	  tail -n 2 $(FUZZ_BUILD)/$$name.log; \
+	    > $(FUZZ_BUILD)/logs/$$name.log 2>&1 || { tail -n 30 $(FUZZ_BUILD)/logs/$$name.log; exit 1; }; \
+	  tail -n 2 $(FUZZ_BUILD)/logs/$$name.log; \
 	done
 
 bench: build

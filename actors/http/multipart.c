@@ -72,12 +72,12 @@ static bool headers(const char *p, size_t len, mp_part_t *part)
         size_t ll = (size_t)(eol - p);
         if (ll > 1024)
             return false;
-        if (strncasecmp(p, "Content-Disposition:", 20) == 0) {
+        if (ll >= 20 && strncasecmp(p, "Content-Disposition:", 20) == 0) {
             if (!find(p, ll, "form-data", 9))
                 return false;
             param(p + 20, ll - 20, "name", part->name, sizeof part->name);
             param(p + 20, ll - 20, "filename", part->filename, sizeof part->filename);
-        } else if (strncasecmp(p, "Content-Type:", 13) == 0) {
+        } else if (ll >= 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
             const char *v = p + 13;
             size_t vl = ll - 13;
             while (vl && *v == ' ') {
