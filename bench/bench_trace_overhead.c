@@ -13,7 +13,7 @@
  *   untraced: no trace id: no span, no trace context.
  * Metrics are not a mode: the runtime's counters are always on (relaxed
  * atomics), so both sides pay them alike.
- * Prints JSON lines (see /work/shared/BENCH.md); the ratio is traced /
+ * Prints JSON lines (see the shared BENCH.md); the ratio is traced /
  * untraced and the goal is <= 5 % throughput loss (ratio >= 0.95). */
 #include "tr.h"
 
