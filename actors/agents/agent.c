@@ -245,6 +245,21 @@ int agent_fail(tr_actor_t *self, const agent_run_t *run, const char *code, const
     return fail_reply(self, run->msg, code, message, 0);
 }
 
+int agent_store_call(tr_actor_t *self, const agents_config_t *cfg, const char *type, const void *payload, size_t len,
+                     int timeout_ms, tr_reply_t *rep, char *why, size_t whycap)
+{
+    int rc = tr_ask(tr_self_system(self), cfg->store, type, payload, len, timeout_ms, rep);
+    if (rc == TR_EREMOTE) {
+        char code[32], message[200];
+        tr_error_parse(&rep->msg, code, sizeof code, message, sizeof message);
+        snprintf(why, whycap, "%s: %s", code, message);
+        tr_reply_close(rep);
+    } else if (rc) {
+        snprintf(why, whycap, "the document store is not available (%s)", tr_strerror(rc));
+    }
+    return rc;
+}
+
 json_t *agent_store_ask(tr_actor_t *self, const agents_config_t *cfg, const char *type, json_t *req, int timeout_ms,
                         char *why, size_t whycap)
 {
@@ -253,19 +268,10 @@ json_t *agent_store_ask(tr_actor_t *self, const agents_config_t *cfg, const char
     mpjson_from_json(&w, req);
     json_decref(req);
     tr_reply_t rep;
-    int rc = w.err ? w.err : tr_ask(tr_self_system(self), cfg->store, type, w.buf, w.len, timeout_ms, &rep);
+    int rc = w.err ? w.err : agent_store_call(self, cfg, type, w.buf, w.len, timeout_ms, &rep, why, whycap);
     tr_mpw_free(&w);
-    if (rc == TR_EREMOTE) {
-        char code[32], message[200];
-        tr_error_parse(&rep.msg, code, sizeof code, message, sizeof message);
-        snprintf(why, whycap, "%s: %s", code, message);
-        tr_reply_close(&rep);
+    if (rc)
         return NULL;
-    }
-    if (rc) {
-        snprintf(why, whycap, "the document store is not available (%s)", tr_strerror(rc));
-        return NULL;
-    }
     json_t *j = mpjson_to_json(rep.msg.payload, rep.msg.payload_len);
     tr_reply_close(&rep);
     if (!j)

@@ -80,6 +80,10 @@ json_t *agent_split(const char *input);
 json_t *agent_extract(const char *text, const char *query, int n);
 
 /* Messages from MessagePack payload to JSON and back, for agents. */
+/* Asks the store with a MessagePack payload; 0 and *rep (caller closes)
+ * or an error with *why (the store's message, or why it was unreachable). */
+int agent_store_call(tr_actor_t *self, const agents_config_t *cfg, const char *type, const void *payload, size_t len,
+                     int timeout_ms, tr_reply_t *rep, char *why, size_t whycap);
 json_t *agent_store_ask(tr_actor_t *self, const agents_config_t *cfg, const char *type, json_t *req /* stolen */,
                         int timeout_ms, char *why, size_t whycap);
 

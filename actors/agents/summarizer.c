@@ -44,19 +44,10 @@ static int fetch_doc(tr_actor_t *self, const agents_config_t *cfg, const agent_r
     tr_mpw_cstr(&w, "id");
     tr_mpw_cstr(&w, id);
     tr_reply_t rep;
-    int rc = w.err ? w.err : tr_ask(tr_self_system(self), cfg->store, "store.content", w.buf, w.len, 10000, &rep);
+    int rc = w.err ? w.err : agent_store_call(self, cfg, "store.content", w.buf, w.len, 10000, &rep, why, cap);
     tr_mpw_free(&w);
-    if (rc == TR_EREMOTE) {
-        char code[32], m[160];
-        tr_error_parse(&rep.msg, code, sizeof code, m, sizeof m);
-        snprintf(why, cap, "document %s: %s", id, m);
-        tr_reply_close(&rep);
+    if (rc)
         return rc;
-    }
-    if (rc) {
-        snprintf(why, cap, "the document store is not available (%s)", tr_strerror(rc));
-        return rc;
-    }
     const char *p;
     uint32_t n;
     tr_mp_obj_t o;
@@ -92,8 +83,9 @@ static int su_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         json_t *id;
         json_array_foreach(run.document_ids, i, id)
         {
-            if (fetch_doc(self, cfg, &run, json_string_value(id), &text, &len, why, sizeof why)) {
-                agent_fail(self, &run, strstr(why, "not") ? FAIL_NOT_FOUND : FAIL_UNAVAILABLE, why);
+            int frc = fetch_doc(self, cfg, &run, json_string_value(id), &text, &len, why, sizeof why);
+            if (frc) { /* the store's own refusal (no such document) vs the store being away */
+                agent_fail(self, &run, frc == TR_EREMOTE ? FAIL_NOT_FOUND : FAIL_UNAVAILABLE, why);
                 free(text);
                 json_decref(sources);
                 agent_run_free(&run);
