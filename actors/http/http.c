@@ -89,16 +89,7 @@ static void queue(req_t *r, int status, char *text, size_t len, const char *ctyp
         MHD_add_response_header(resp, "Allow", allow);
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"troupe\"");
-    add_common_headers(r, resp);
-    /* answered only if MHD took it: a refused response (e.g. queued while
-     * upload data is being delivered) must not leave the client waiting */
-    if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES) {
-        r->responded = true;
-        r->status = status;
-    } else {
-        tr_log(TR_LOG_ERROR, "HTTP response %d could not be queued", status);
-    }
-    MHD_destroy_response(resp);
+    http_queue_response(r, status, resp);
 }
 
 void http_reply_json(req_t *r, int status, json_t *body)
@@ -131,6 +122,18 @@ void http_reply_error(req_t *r, int status, const char *code, const char *messag
     reply_error_ex(r, status, code, message, 0, NULL);
 }
 
+/* troupe_http_requests_total{route,status}: counted when the answer is
+ * queued, so a client that reads /metrics after its answer sees it. */
+static void count_request(req_t *r)
+{
+    char labels[128];
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", r->route ? r->route->name : "unmatched",
+             r->status ? r->status : 499);
+    tr_counter_inc(tr_metrics_counter(tr_system_metrics(r->b->sys), "troupe_http_requests_total",
+                                      "HTTP requests by route and status", labels));
+    r->counted = true;
+}
+
 void http_queue_response(req_t *r, int status, struct MHD_Response *resp)
 {
     if (r->responded) {
@@ -143,6 +146,7 @@ void http_queue_response(req_t *r, int status, struct MHD_Response *resp)
     if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES) {
         r->responded = true;
         r->status = status;
+        count_request(r); /* before the client can see the answer */
     } else {
         tr_log(TR_LOG_ERROR, "HTTP response %d could not be queued", status);
     }
@@ -658,10 +662,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!r)
         return;
     tr_metrics_t *m = tr_system_metrics(b->sys);
+    if (!r->counted) /* no answer was queued: the client went away (499) */
+        count_request(r);
     char labels[128];
-    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", r->route ? r->route->name : "unmatched",
-             r->status ? r->status : 499);
-    tr_counter_inc(tr_metrics_counter(m, "troupe_http_requests_total", "HTTP requests by route and status", labels));
     snprintf(labels, sizeof labels, "route=\"%s\"", r->route ? r->route->name : "unmatched");
     /* bounds include the SLO thresholds (0.25 s ours, 2 s the plan's) */
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2,

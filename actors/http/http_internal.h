@@ -54,6 +54,7 @@ struct req {
     rl_result_t rl;      /* the tightest limit that applied */
     bool rl_applied;
     int status;
+    bool counted; /* troupe_http_requests_total already has this request */
     int (*status_of)(const char *code); /* route-specific error-code mapping */
 };
 

@@ -420,15 +420,25 @@ static int fetch(st_t *s, const char *owner, const char *id, PGresult **res)
     return rc;
 }
 
-/* Replies {task} for (owner, id); not_found for another owner's id. */
-static int reply_task(tr_actor_t *self, st_t *s, const tr_msg_t *msg, const char *owner, const char *id)
+/* The task row of (owner, id), or NULL after answering not_found (also for
+ * another owner's id) or the database failure. */
+static PGresult *fetch_or_fail(tr_actor_t *self, st_t *s, const tr_msg_t *msg, const char *owner, const char *id)
 {
     PGresult *res;
     int rc = fetch(s, owner, id, &res);
     if (rc == TR_ENOPROC)
-        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
-    if (rc)
-        return db_fail(self, msg, rc);
+        fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
+    else if (rc)
+        db_fail(self, msg, rc);
+    return rc ? NULL : res;
+}
+
+/* Replies {task} for (owner, id); not_found for another owner's id. */
+static int reply_task(tr_actor_t *self, st_t *s, const tr_msg_t *msg, const char *owner, const char *id)
+{
+    PGresult *res = fetch_or_fail(self, s, msg, owner, id);
+    if (!res)
+        return 0;
     tr_mpw_t w;
     tr_mpw_init(&w);
     tr_mpw_map(&w, 1);
@@ -494,12 +504,9 @@ static int do_cancel(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     char owner[37], id[37];
     if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
         return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
-    PGresult *res;
-    int rc = fetch(s, owner, id, &res);
-    if (rc == TR_ENOPROC)
-        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
-    if (rc)
-        return db_fail(self, msg, rc);
+    PGresult *res = fetch_or_fail(self, s, msg, owner, id);
+    if (!res)
+        return 0;
     bool open = strcmp(PQgetvalue(res, 0, 4), "queued") == 0 || strcmp(PQgetvalue(res, 0, 4), "running") == 0;
     PQclear(res);
     if (open) {
@@ -528,20 +535,17 @@ static int do_events(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
         return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
     mpget_int(msg, "after", &a);
-    PGresult *task;
-    int rc = fetch(s, owner, id, &task);
-    if (rc == TR_ENOPROC)
-        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
-    if (rc)
-        return db_fail(self, msg, rc);
+    PGresult *task = fetch_or_fail(self, s, msg, owner, id);
+    if (!task)
+        return 0;
     bool done = strcmp(PQgetvalue(task, 0, 4), "queued") != 0 && strcmp(PQgetvalue(task, 0, 4), "running") != 0;
     PQclear(task);
     snprintf(after, sizeof after, "%lld", (long long)a);
     const char *p[] = {id, after};
     PGresult *res;
-    rc = db_exec(s->db,
-                 "SELECT seq, kind, data::text FROM task_events WHERE task_id = $1::uuid AND seq > $2::int "
-                 "ORDER BY seq LIMIT 500",
+    int rc = db_exec(s->db,
+                     "SELECT seq, kind, data::text FROM task_events WHERE task_id = $1::uuid AND seq > $2::int "
+                     "ORDER BY seq LIMIT 500",
                  2, p, &res);
     if (rc)
         return db_fail(self, msg, rc);
