@@ -124,6 +124,13 @@ Test(store_actor, put_get_content_list_delete)
     char id1[37], id2[37], code[32];
     put_ok(&e, "alice", "The first document, about shock waves.", NULL, id1);
     put_ok(&e, "alice", "The second one, about heat transfer.", NULL, id2);
+    /* the size gauges follow each commit; each acknowledged put is timed */
+    tr_metrics_t *mx = tr_system_metrics(e.sys);
+    tr_metric_t *docs = tr_metrics_gauge(mx, "troupe_store_documents", "", NULL);
+    cr_assert_eq(tr_gauge_get(docs), 2.0);
+    cr_assert_eq(tr_gauge_get(tr_metrics_gauge(mx, "troupe_store_chunks", "", NULL)), 2.0);
+    cr_assert_gt(tr_gauge_get(tr_metrics_gauge(mx, "troupe_store_size_bytes", "", NULL)), 4096.0);
+    cr_assert_eq(tr_histogram_count(tr_metrics_histogram(mx, "troupe_store_ingest_seconds", "", NULL, NULL, 0)), 2);
     tr_mpw_t w;
     tr_reply_t r;
     owner_id_msg(&w, "alice", id1);
@@ -171,6 +178,7 @@ Test(store_actor, put_get_content_list_delete)
     cr_assert_eq(ask(&e, "store", "store.delete", &w, &r, code), 0);
     cr_assert(tr_str_eq(r.msg.type, "store.delete.ok"));
     tr_reply_close(&r);
+    cr_assert_eq(tr_gauge_get(docs), 1.0);
     owner_id_msg(&w, "alice", id1);
     cr_assert_eq(ask(&e, store_reader_name(e.s, 0), "store.get", &w, &r, code), TR_EREMOTE);
     cr_assert_str_eq(code, "ENOPROC");

@@ -242,6 +242,24 @@ void st_db_close(st_db_t **self_p)
     *self_p = NULL;
 }
 
+int st_db_counts(st_db_t *db, st_db_counts_t *out)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return st_db_err(rc);
+    MDB_stat sd, sc, se;
+    MDB_envinfo info;
+    if (!(rc = mdb_stat(txn, db->docs, &sd)) && !(rc = mdb_stat(txn, db->chunks, &sc)) &&
+        !(rc = mdb_env_stat(db->env, &se)) && !(rc = mdb_env_info(db->env, &info))) {
+        out->docs = sd.ms_entries;
+        out->chunks = sc.ms_entries;
+        out->bytes = ((uint64_t)info.me_last_pgno + 1) * se.ms_psize;
+    }
+    mdb_txn_abort(txn);
+    return rc ? st_db_err(rc) : 0;
+}
+
 /* ---- owners ---- */
 
 int st_owner_find(st_db_t *db, MDB_txn *txn, const char *owner, size_t len, uint32_t *ix)

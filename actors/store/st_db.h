@@ -75,6 +75,13 @@ void st_db_close(st_db_t **self_p);
 /* Records the current identity (after a re-index) and clears mismatch. */
 int st_db_write_identity(st_db_t *db, MDB_txn *txn);
 
+/* Whole-store sizes from LMDB's own statistics (no scan): documents and
+ * chunks over all owners, bytes of the data file in use. */
+typedef struct st_db_counts {
+    uint64_t docs, chunks, bytes;
+} st_db_counts_t;
+int st_db_counts(st_db_t *db, st_db_counts_t *out);
+
 /* Maps an LMDB error to a tr_err code (MDB_MAP_FULL -> TR_ELIMIT, ...). */
 int st_db_err(int mdb_rc);
 

@@ -29,7 +29,8 @@ struct store {
     tr_child_spec_t children[1 + STORE_MAX_READERS];
     tr_sup_spec_t sup;
     tr_pid_t sup_pid;
-    tr_metric_t *m_put, *m_del, *m_batch;
+    tr_metric_t *m_put, *m_del, *m_batch, *m_ingest;
+    tr_metric_t *m_docs, *m_chunks, *m_bytes; /* gauges, set after each commit */
     store_proto_t proto; /* what the read side and error replies need */
 };
 
@@ -191,6 +192,23 @@ static void metrics_init(store_t *s, tr_system_t *sys)
     s->m_batch = tr_metrics_histogram(m, "troupe_store_commit_batch", "Operations per store commit", NULL, batch_bounds,
                                       sizeof batch_bounds / sizeof batch_bounds[0]);
     s->proto.m_search_s = tr_metrics_histogram(m, "troupe_store_search_seconds", "Store search latency", NULL, NULL, 0);
+    s->m_ingest = tr_metrics_histogram(m, "troupe_store_ingest_seconds",
+                                       "Upload latency in the store: from the put's arrival to its durable commit", NULL,
+                                       NULL, 0);
+    s->m_docs = tr_metrics_gauge(m, "troupe_store_documents", "Documents in the store (all owners)", NULL);
+    s->m_chunks = tr_metrics_gauge(m, "troupe_store_chunks", "Chunks in the store (all owners)", NULL);
+    s->m_bytes = tr_metrics_gauge(m, "troupe_store_size_bytes", "Bytes the store's LMDB file uses", NULL);
+}
+
+/* Refreshes the size gauges from LMDB's own counts (O(1): no scan). */
+static void gauges_update(store_t *s)
+{
+    st_db_counts_t c;
+    if (!s->m_docs || st_db_counts(s->db, &c))
+        return;
+    tr_gauge_set(s->m_docs, (double)c.docs);
+    tr_gauge_set(s->m_chunks, (double)c.chunks);
+    tr_gauge_set(s->m_bytes, (double)c.bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -254,7 +272,8 @@ typedef struct pending {
     uint8_t trace_id[16], span_id[8], trace_flags;
     const char *type;
     tr_mpw_t body;
-    tr_metric_t *counter;
+    tr_metric_t *counter, *latency;
+    uint64_t t0_ns; /* when the request arrived (for `latency`) */
 } pending_t;
 
 typedef struct writer_state {
@@ -283,6 +302,8 @@ static void flush(tr_actor_t *self, writer_state_t *ws, int rc)
         } else {
             if (p->counter)
                 tr_counter_inc(p->counter);
+            if (p->latency)
+                tr_histogram_observe(p->latency, (double)(tr_mono_ns() - p->t0_ns) / 1e9);
             if (p->reply_to[0])
                 tr_reply(self, &req, p->type, p->body.buf, p->body.len);
         }
@@ -299,10 +320,13 @@ static void commit(tr_actor_t *self, writer_state_t *ws)
         tr_logkv(TR_LOG_ERROR, "store commit failed", "error", tr_strerror(rc), NULL);
     else if (n && ws->s->m_batch)
         tr_histogram_observe(ws->s->m_batch, (double)n);
+    if (!rc && n)
+        gauges_update(ws->s); /* before the answers: whoever got one sees the new sizes */
     flush(self, ws, rc);
 }
 
-static int defer(writer_state_t *ws, const tr_msg_t *msg, const char *type, tr_mpw_t *body, tr_metric_t *counter)
+static int defer(writer_state_t *ws, const tr_msg_t *msg, const char *type, tr_mpw_t *body, tr_metric_t *counter,
+                 tr_metric_t *latency, uint64_t t0_ns)
 {
     if (ws->npend == ws->cap) {
         size_t cap = ws->cap ? ws->cap * 2 : 16;
@@ -322,6 +346,8 @@ static int defer(writer_state_t *ws, const tr_msg_t *msg, const char *type, tr_m
     p->type = type;
     p->body = *body;
     p->counter = counter;
+    p->latency = latency;
+    p->t0_ns = t0_ns;
     return 0;
 }
 
@@ -365,6 +391,7 @@ static int writer_init(tr_actor_t *self, void *arg, void **state)
         return rc;
     }
     *state = ws;
+    gauges_update(s);
     return 0;
 }
 
@@ -393,6 +420,7 @@ static int writer_timeout(tr_actor_t *self, void *state)
 
 static int do_put(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
 {
+    uint64_t t0 = tr_mono_ns();
     st_doc_in_t d = {0};
     const void *content = NULL;
     char err[ERR_CAP] = "";
@@ -424,7 +452,7 @@ static int do_put(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
     tr_mpw_uint(&w, res.chunks);
     tr_mpw_cstr(&w, "bytes");
     tr_mpw_uint(&w, res.bytes);
-    if (defer(ws, msg, "store.put.ok", &w, ws->s->m_put)) {
+    if (defer(ws, msg, "store.put.ok", &w, ws->s->m_put, ws->s->m_ingest, t0)) {
         tr_mpw_free(&w);
         commit(self, ws); /* cannot remember the asker: make it durable and tell everyone else */
         return store_reply_err(self, msg, &ws->s->proto, TR_ENOMEM,
@@ -456,7 +484,7 @@ static int do_delete(tr_actor_t *self, writer_state_t *ws, const tr_msg_t *msg)
     tr_mpw_cstr(&w, ids);
     tr_mpw_cstr(&w, "chunks");
     tr_mpw_uint(&w, chunks);
-    if (defer(ws, msg, "store.delete.ok", &w, ws->s->m_del)) {
+    if (defer(ws, msg, "store.delete.ok", &w, ws->s->m_del, NULL, 0)) {
         tr_mpw_free(&w);
         commit(self, ws);
         return store_reply_err(self, msg, &ws->s->proto, TR_ENOMEM, "out of memory after deleting");

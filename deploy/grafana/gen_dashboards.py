@@ -405,6 +405,10 @@ def http():
 def store():
     b = Board("troupe-store", "troupe / document store",
               "Uploads, deletes and searches of the document store, its commits and errors.", ["store"])
+    b.row("Size")
+    b.stat("documents", [("sum(troupe_store_documents{%s})" % INST, "")], w=8)
+    b.stat("chunks", [("sum(troupe_store_chunks{%s})" % INST, "")], w=8)
+    b.stat("store file in use", [("sum(troupe_store_size_bytes{%s})" % INST, "")], unit="bytes", w=8)
     b.row("Operations")
     b.timeseries("store operations/s by kind",
                  [("sum by (op) (rate(troupe_store_ops_total{%s}[5m]))" % INST, "{{op}}")], unit="ops", w=12)
@@ -414,15 +418,19 @@ def store():
     b.timeseries("upload latency (HTTP, incl. chunking, embedding, durable commit)", [
         ('histogram_quantile(0.5, sum by (le) (rate(troupe_http_request_duration_seconds_bucket{%s,route="documents_create"}[5m])))' % INST, "p50"),
         ('histogram_quantile(0.95, sum by (le) (rate(troupe_http_request_duration_seconds_bucket{%s,route="documents_create"}[5m])))' % INST, "p95")],
-        unit="s", w=8)
+        unit="s", w=6)
+    b.timeseries("ingest latency (in the store: arrival to durable commit)", [
+        ("histogram_quantile(0.5, sum by (le) (rate(troupe_store_ingest_seconds_bucket{%s}[5m])))" % INST, "p50"),
+        ("histogram_quantile(0.95, sum by (le) (rate(troupe_store_ingest_seconds_bucket{%s}[5m])))" % INST, "p95")],
+        unit="s", w=6)
     b.timeseries("search latency (in the store)", [
         ("histogram_quantile(0.5, sum by (le) (rate(troupe_store_search_seconds_bucket{%s}[5m])))" % INST, "p50"),
         ("histogram_quantile(0.95, sum by (le) (rate(troupe_store_search_seconds_bucket{%s}[5m])))" % INST, "p95")],
-        unit="s", w=8)
+        unit="s", w=6)
     b.timeseries("operations per commit (group commit)", [
         ("histogram_quantile(0.5, sum by (le) (rate(troupe_store_commit_batch_bucket{%s}[5m])))" % INST, "p50"),
         ("histogram_quantile(0.95, sum by (le) (rate(troupe_store_commit_batch_bucket{%s}[5m])))" % INST, "p95")],
-        w=8)
+        w=6)
     b.timeseries("store HTTP routes: requests/s by status",
                  [('sum by (route, status) (rate(troupe_http_requests_total{%s,route=~"documents.*|search.*"}[5m]))'
                    % INST, "{{route}} {{status}}")], unit="reqps", w=12)
