@@ -11,7 +11,11 @@
 #   tools/check-observability.sh --live [BUILD]  also: start BUILD/troupe (default build) on a
 #                                                free loopback port with the private Postgres
 #                                                (tools/pg.sh), make a few requests so the label
-#                                                sets appear, scrape /metrics, check against it
+#                                                sets appear, scrape /metrics, check against it;
+#                                                then run a real Prometheus (Debian's package) with
+#                                                the shipped config and rules against that troupe:
+#                                                every rule evaluates, TroupeDown is quiet; then kill
+#                                                troupe and see TroupeDown go active
 #
 # promtool comes with Debian's "prometheus" package (apt-get install prometheus;
 # the daemon is not needed). Exit status: 0 all good, 1 a check failed, 2 a tool
@@ -118,6 +122,31 @@ if [ "${1:-}" = "--live" ]; then
   sleep 3
   metrics="$tmp/metrics.txt"
   curl -sf "$base/metrics" >"$metrics" || { echo "check-observability: scrape failed" >&2; fail=1; }
+  if command -v prometheus >/dev/null 2>&1; then
+    step "a real Prometheus loads prometheus.yml and the rules, scrapes troupe and evaluates every rule"
+    # the shipped config, pointed at this troupe and sped up (1 s scrape and evaluation)
+    mkdir -p "$tmp/prom" && cp -r deploy/prometheus/rules "$tmp/prom/"
+    sed -e "s/127.0.0.1:8080/127.0.0.1:$port/" -e 's/scrape_interval: 15s/scrape_interval: 1s/' -e 's/scrape_timeout: 10s/scrape_timeout: 1s/' \
+      -e 's/evaluation_interval: 30s/evaluation_interval: 1s/' deploy/prometheus/prometheus.yml >"$tmp/prom/prometheus.yml"
+    pport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    prometheus --config.file="$tmp/prom/prometheus.yml" --storage.tsdb.path="$tmp/prom/data" \
+      --web.listen-address="127.0.0.1:$pport" >"$tmp/prom/log" 2>&1 &
+    ppid=$!
+    if "$py" tests/check_prometheus.py "http://127.0.0.1:$pport" healthy; then
+      step "a failure the real Prometheus must see: kill troupe, TroupeDown goes active"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      pid=""
+      "$py" tests/check_prometheus.py "http://127.0.0.1:$pport" down || fail=1
+    else
+      fail=1
+      tail -20 "$tmp/prom/log" >&2
+    fi
+    kill -TERM "$ppid" 2>/dev/null || true
+    wait "$ppid" 2>/dev/null || true
+  else
+    echo "(prometheus server not installed: skipping the live Prometheus check)"
+  fi
 elif [ -n "${1:-}" ]; then
   metrics=$1
 fi
