@@ -2,6 +2,7 @@
 # tools/check-observability.sh - check the shipped observability artefacts.
 #
 #   tools/check-observability.sh                 promtool: config, rules, rule unit tests;
+#                                                LogQL examples against the log calls in the code;
 #                                                dashboards + rules against the metric names
 #                                                in deploy/prometheus/pending-metrics.txt only
 #                                                when a listing is given (below)
@@ -80,6 +81,9 @@ for block in re.split(r"\n(?=[ \t]*- alert: )", text)[1:]:
 print("%d alert rules checked" % n)
 sys.exit(bad)
 PY
+
+step "LogQL examples in the docs name real log messages, fields and labels"
+"$py" tests/check_logql.py || fail=1
 
 metrics=""
 tmp=""
