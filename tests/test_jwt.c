@@ -5,6 +5,7 @@
  * Tokens are crafted by hand here (base64url header/payload + HMAC-SHA256
  * from libsodium) so the test does not trust libjwt to build the bad ones. */
 #include "auth/jwt.h"
+#include "auth/jwt_cache.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -469,4 +470,78 @@ Test(jwt, strerror_names_every_code)
     }
     cr_assert_str_eq(tj_strerror(TJ_EALG), "token algorithm is not allowed");
     cr_assert(tj_strerror(12345) != NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* the verified-token cache                                            */
+
+Test(jwt, cache_hits_only_what_verified_and_still_expires)
+{
+    tj_cache_t *c = tj_cache_new();
+    cr_assert(c);
+    char *tok = NULL;
+    cr_assert_eq(tj_sign(&K, SUB, "admin", "a@example.com", NOW, 60, &tok), TJ_OK);
+    tj_claims_t cl;
+    uint64_t hits, misses;
+    /* first use verifies, second is a hit with the same claims */
+    cr_assert_eq(tj_verify_cached(c, &K, tok, strlen(tok), NOW, &cl), TJ_OK);
+    cr_assert_eq(tj_verify_cached(c, &K, tok, strlen(tok), NOW + 1, &cl), TJ_OK);
+    cr_assert_str_eq(cl.sub, SUB);
+    cr_assert_str_eq(cl.role, "admin");
+    cr_assert_str_eq(cl.email, "a@example.com");
+    tj_cache_stats(c, &hits, &misses);
+    cr_assert_eq(hits, 1);
+    cr_assert_eq(misses, 1);
+    /* a hit still expires: exp + leeway */
+    cr_assert_eq(tj_verify_cached(c, &K, tok, strlen(tok), NOW + 60 + 30, &cl), TJ_EEXPIRED);
+    cr_assert_str_eq(cl.sub, "");
+    /* one changed byte is not a hit, and fails verification as usual */
+    char *bad = strdup(tok);
+    bad[strlen(bad) - 2] ^= 1;
+    cr_assert_neq(tj_verify_cached(c, &K, bad, strlen(bad), NOW, &cl), TJ_OK);
+    /* a prefix of a cached token is not a hit either */
+    cr_assert_neq(tj_verify_cached(c, &K, tok, strlen(tok) - 1, NOW, &cl), TJ_OK);
+    /* failures are not cached: the forged token is checked again */
+    cr_assert_neq(tj_verify_cached(c, &K, bad, strlen(bad), NOW, &cl), TJ_OK);
+    tj_cache_stats(c, &hits, &misses);
+    cr_assert_eq(hits, 2);
+    cr_assert_eq(misses, 4);
+    /* a token under another key never verified: not served from the cache */
+    const tj_keys_t other = {(const uint8_t *)"another-secret-0123456789-abcdefghijklmnop", 42, "troupe", "troupe-api",
+                             30};
+    tj_cache_t *c2 = tj_cache_new();
+    cr_assert_eq(tj_verify_cached(c2, &other, tok, strlen(tok), NOW, &cl), TJ_ESIGNATURE);
+    /* NULL cache: plain verification */
+    cr_assert_eq(tj_verify_cached(NULL, &K, tok, strlen(tok), NOW, &cl), TJ_OK);
+    free(bad);
+    free(tok);
+    tj_cache_destroy(&c);
+    tj_cache_destroy(&c2);
+    cr_assert_null(c);
+}
+
+Test(jwt, cache_many_tokens_collide_safely)
+{
+    tj_cache_t *c = tj_cache_new();
+    enum { N = 3 * TJC_SLOTS };
+    static char *toks[N];
+    char sub[37];
+    for (int i = 0; i < N; i++) {
+        snprintf(sub, sizeof sub, "0b7e8c1a-3f4d-4e5f-8a9b-%012d", i);
+        cr_assert_eq(tj_sign(&K, sub, "user", "", NOW, 600, &toks[i]), TJ_OK);
+        tj_claims_t cl;
+        cr_assert_eq(tj_verify_cached(c, &K, toks[i], strlen(toks[i]), NOW, &cl), TJ_OK);
+    }
+    /* whatever was evicted or kept, every answer names its own token's user */
+    for (int i = 0; i < N; i++) {
+        tj_claims_t cl;
+        cr_assert_eq(tj_verify_cached(c, &K, toks[i], strlen(toks[i]), NOW, &cl), TJ_OK);
+        snprintf(sub, sizeof sub, "0b7e8c1a-3f4d-4e5f-8a9b-%012d", i);
+        cr_assert_str_eq(cl.sub, sub);
+        free(toks[i]);
+    }
+    uint64_t hits, misses;
+    tj_cache_stats(c, &hits, &misses);
+    cr_assert_gt(hits, 0);
+    tj_cache_destroy(&c);
 }

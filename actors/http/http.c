@@ -16,6 +16,18 @@
 
 static void health(req_t *r);
 static void ready(req_t *r);
+/* 127.0.0.0/8, ::1 and IPv4-mapped 127/8: the client address as text. */
+static bool ip_is_loopback(const char *ip)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, ip, &a6) != 1)
+        return false;
+    return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
 static void metrics(req_t *r);
 
 static const route_t core_routes[] = {
@@ -311,7 +323,7 @@ static void metrics(req_t *r)
             http_reply_error(r, 401, FAIL_UNAUTHORIZED, "the metrics scrape token is required");
             return;
         }
-    } else if (strcmp(r->ip, "127.0.0.1") != 0 && strcmp(r->ip, "::1") != 0 && strncmp(r->ip, "::ffff:127.", 11) != 0) {
+    } else if (!ip_is_loopback(r->ip)) {
         http_reply_error(r, 403, FAIL_FORBIDDEN, "metrics are served to loopback clients only (set metrics_token)");
         return;
     }
@@ -454,7 +466,7 @@ static bool authenticate(req_t *r)
         return false;
     }
     const char *tok = h + 7;
-    int rc = tj_verify(&cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &r->user);
+    int rc = tj_verify_cached(r->b->tokens, &cfg->jwt, tok, strlen(tok), (int64_t)time(NULL), &r->user);
     if (rc) {
         http_reply_error(r, 401, FAIL_UNAUTHORIZED, tj_strerror(rc));
         return false;
@@ -753,9 +765,11 @@ static int h_init(tr_actor_t *self, void *arg, void **state)
     b->rl_ip = rl_new(b->cfg->rate_ip, b->cfg->burst_ip);
     b->rl_user = rl_new(b->cfg->rate_user, b->cfg->burst_user);
     b->rl_auth = rl_new(b->cfg->rate_auth, b->cfg->burst_auth);
+    b->tokens = tj_cache_new();
     struct sockaddr_storage ss;
     socklen_t sl;
-    int rc = (!b->rl_ip || !b->rl_user || !b->rl_auth) ? TR_ENOMEM : parse_addr(b->cfg->addr, &ss, &sl);
+    int rc = (!b->rl_ip || !b->rl_user || !b->rl_auth || !b->tokens) ? TR_ENOMEM
+                                                                      : parse_addr(b->cfg->addr, &ss, &sl);
     if (!rc) {
         /* a thread per connection: a request that waits for an actor (or an
          * event stream that waits for events) blocks only its own client */
@@ -779,6 +793,7 @@ static int h_init(tr_actor_t *self, void *arg, void **state)
         rl_destroy(&b->rl_ip);
         rl_destroy(&b->rl_user);
         rl_destroy(&b->rl_auth);
+        tj_cache_destroy(&b->tokens);
         free(b);
         return rc;
     }
@@ -809,6 +824,7 @@ static void h_terminate(tr_actor_t *self, void *state, const char *reason)
     rl_destroy(&b->rl_ip);
     rl_destroy(&b->rl_user);
     rl_destroy(&b->rl_auth);
+    tj_cache_destroy(&b->tokens);
     free(b);
 }
 

@@ -6,6 +6,7 @@
 #include "body.h"
 #include "http.h"
 #include "ratelimit.h"
+#include "auth/jwt_cache.h"
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -67,6 +68,7 @@ struct bridge {
     _Atomic int inflight;
     _Atomic unsigned rr;
     ratelimit_t *rl_ip, *rl_user, *rl_auth;
+    tj_cache_t *tokens; /* access tokens that verified */
     tr_metric_t *m_inflight;
 };
 
