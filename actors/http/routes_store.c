@@ -141,12 +141,18 @@ static void upload(req_t *r)
         mp_part_t *file = NULL;
         char title[301] = "", meta[8193] = "";
         for (int i = 0; i < n; i++) {
-            if (strcmp(parts[i].name, "file") == 0)
+            bool is_title = strcmp(parts[i].name, "title") == 0, is_meta = strcmp(parts[i].name, "metadata") == 0;
+            if (strcmp(parts[i].name, "file") == 0) {
                 file = &parts[i];
-            else if (strcmp(parts[i].name, "title") == 0)
-                snprintf(title, sizeof title, "%.*s", (int)(parts[i].len < 300 ? parts[i].len : 300), parts[i].data);
-            else if (strcmp(parts[i].name, "metadata") == 0)
-                snprintf(meta, sizeof meta, "%.*s", (int)(parts[i].len < 8192 ? parts[i].len : 8192), parts[i].data);
+            } else if ((is_title && parts[i].len >= sizeof title) || (is_meta && parts[i].len >= sizeof meta)) {
+                /* refused, not cut: the same limits as the raw upload's query parameters */
+                http_reply_error(r, 400, FAIL_INVALID,
+                                 is_title ? "title must be 1 to 300 bytes of UTF-8" : "metadata must be a JSON object (at most 8 KiB)");
+                return;
+            } else if (is_title || is_meta) {
+                snprintf(is_title ? title : meta, is_title ? sizeof title : sizeof meta, "%.*s", (int)parts[i].len,
+                         parts[i].data);
+            }
         }
         if (!file) {
             http_reply_error(r, 400, FAIL_INVALID, "a multipart upload needs a part named \"file\"");

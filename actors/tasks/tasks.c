@@ -345,7 +345,7 @@ static int db_fail(tr_actor_t *self, const tr_msg_t *msg, int rc)
 
 static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
 {
-    char owner[37], agent[24], *input;
+    char owner[37], agent[33], *input; /* agent: up to 32 bytes, as the bridge's rule allows */
     const char *ip;
     uint32_t il;
     if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "agent", agent, sizeof agent) ||

@@ -10,7 +10,7 @@
  * Requests (payload maps; `owner` is the user id the bridge vouches for):
  *   tasks.create {owner, agent, input, document_ids?} → {id, state}
  *   tasks.get    {owner, id}                          → {task}
- *   tasks.list   {owner, offset?, limit?}             → {items, total}
+ *   tasks.list   {owner, offset?, limit?}             → {items, total, offset, limit}
  *   tasks.cancel {owner, id}                          → {task}
  *   tasks.events {owner, id, after?}                  → {events:[{seq,kind,data}], done}
  *   tasks.check  {task_id}                            → {cancelled}
