@@ -64,6 +64,17 @@ Test(tasks, accepted_then_polled_to_its_result)
     cr_assert(jstr_is(r.json, "state", "queued"), "accepted, not done: %s", r.body);
     char *id = strdup(js(r.json, "id"));
     th_free(&r);
+    /* accepted means committed: the readers (each asked once, round robin)
+     * see the task and its first event at once */
+    for (int i = 0; i < 2; i++) {
+        th_resp_t g = get_path(g_u.token, "/v1/tasks/%s", id);
+        cr_assert_eq(g.status, 200, "a reader does not see the accepted task yet: %s", g.body);
+        th_free(&g);
+    }
+    /* a reader answers reads only */
+    tr_reply_t rep;
+    cr_assert_eq(tr_ask(g_s.sys, "tasks.r0", "tasks.create", NULL, 0, 5000, &rep), TR_EREMOTE);
+    tr_reply_close(&rep);
     json_t *t = task_wait(&g_s, g_u.token, id);
     cr_assert(jstr_is(t, "state", "succeeded"));
     cr_assert(jstr_is(t, "id", id) && jstr_is(t, "agent", "summarizer") && jstr_is(t, "input", TEXT));

@@ -2,6 +2,7 @@
  * (see http.h). Route tables live in routes_*.c. */
 #include "common/fail.h"
 #include "http_internal.h"
+#include "tasks/tasks.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -176,6 +177,11 @@ void http_reply_empty(req_t *r, int status)
 const char *http_auth_worker(req_t *r, char *buf, size_t cap)
 {
     return auth_worker_name(r->b->cfg->auth, atomic_fetch_add(&r->b->rr, 1), buf, cap);
+}
+
+const char *http_task_reader(bridge_t *b, char *buf, size_t cap)
+{
+    return tasks_reader_name(atomic_fetch_add(&b->rr, 1), b->cfg->task_readers, buf, cap);
 }
 
 void http_forward(req_t *r, const char *to, const char *type, ...)

@@ -32,6 +32,7 @@ typedef struct http_config {
     int burst_ip, burst_user, burst_auth;
     const char *metrics_token; /* "" = /metrics for loopback clients only */
     int store_readers;         /* store.r0 .. store.r<n-1> answer reads */
+    int task_readers;          /* tasks.r0 .. tasks.r<n-1> answer task reads (0: "tasks") */
     int trace_sample_percent;  /* new traces sampled (spans recorded), 0..100 */
 } http_config_t;
 

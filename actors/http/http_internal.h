@@ -88,6 +88,8 @@ void http_forward(req_t *r, const char *to, const char *type, ...);
 
 /* The auth worker to use for this request (round robin). */
 const char *http_auth_worker(req_t *r, char *buf, size_t cap);
+/* The task reader for the next task read (round robin). */
+const char *http_task_reader(bridge_t *b, char *buf, size_t cap);
 
 extern const route_t http_auth_routes[];
 extern const size_t http_auth_routes_count;

@@ -24,7 +24,9 @@ static void create(req_t *r)
 
 static void get(req_t *r)
 {
-    http_forward(r, "tasks", "tasks.get", "owner", r->user.sub, "id", r->path_id, NULL);
+    char reader[24];
+    http_forward(r, http_task_reader(r->b, reader, sizeof reader), "tasks.get", "owner", r->user.sub, "id", r->path_id,
+                 NULL);
 }
 
 static void cancel(req_t *r)
@@ -57,7 +59,8 @@ static void list(req_t *r)
     if (!query_int(r, "offset", 0, 1000000, 0, &offset) || !query_int(r, "limit", 1, 100, 20, &limit))
         return;
     r->json = json_pack("{s:I,s:I}", "offset", (json_int_t)offset, "limit", (json_int_t)limit);
-    http_forward(r, "tasks", "tasks.list", "owner", r->user.sub, NULL);
+    char reader[24];
+    http_forward(r, http_task_reader(r->b, reader, sizeof reader), "tasks.list", "owner", r->user.sub, NULL);
 }
 
 static void agents(req_t *r)
@@ -112,7 +115,9 @@ static bool sse_fetch(sse_t *s)
     tr_mpw_cstr(&w, "after");
     tr_mpw_int(&w, s->after);
     tr_reply_t rep;
-    int rc = w.err ? w.err : tr_ask(s->b->sys, "tasks", "tasks.events", w.buf, w.len, 5000, &rep);
+    char reader[24];
+    int rc = w.err ? w.err : tr_ask(s->b->sys, http_task_reader(s->b, reader, sizeof reader), "tasks.events", w.buf,
+                                       w.len, 5000, &rep);
     tr_mpw_free(&w);
     if (rc) {
         if (rc == TR_EREMOTE)
@@ -220,7 +225,9 @@ static void events(req_t *r)
     tr_mpw_cstr(&w, "id");
     tr_mpw_cstr(&w, s->id);
     tr_reply_t rep;
-    int rc = w.err ? w.err : tr_ask(r->b->sys, "tasks", "tasks.get", w.buf, w.len, r->b->cfg->timeout_ms, &rep);
+    char reader[24];
+    int rc = w.err ? w.err : tr_ask(r->b->sys, http_task_reader(r->b, reader, sizeof reader), "tasks.get", w.buf,
+                                       w.len, r->b->cfg->timeout_ms, &rep);
     tr_mpw_free(&w);
     if (rc) {
         free(s);

@@ -1,9 +1,8 @@
 /* tasks.c - the durable task queue actor (see tasks.h). */
-#include "tasks.h"
+#include "tasks_internal.h"
 #include "common/fail.h"
 #include "common/mpget.h"
 #include "common/mpjson.h"
-#include "db/db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +57,6 @@ typedef struct {
     uint64_t next_corr;
     tr_metric_t *m_created, *m_done[3], *m_duration;
 } st_t;
-
-#define TASK_COLS                                                                                                  \
-    "id::text, agent, input, array_to_json(document_ids)::text, state, coalesce(result::text, 'null'), "           \
-    "coalesce(error, ''), steps::text, attempts, to_char(created_at AT TIME ZONE 'UTC', "                         \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), coalesce(to_char(finished_at AT TIME ZONE 'UTC', "                      \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
 
 static run_t *run_by_corr(st_t *s, uint64_t corr)
 {
@@ -301,48 +294,6 @@ static int dispatch(tr_actor_t *self, st_t *s, const char *id, const char *owner
     return 0;
 }
 
-static void put_task(tr_mpw_t *w, PGresult *res, int row)
-{
-    static const char *keys[] = {"id", "agent", "input", "document_ids", "state", "result",
-                                 "error", "steps", "attempts", "created_at", "finished_at"};
-    tr_mpw_map(w, 11);
-    for (int c = 0; c < 11; c++) {
-        tr_mpw_cstr(w, keys[c]);
-        const char *v = PQgetvalue(res, row, c);
-        if (c == 3 || c == 5 || c == 7) { /* JSON columns become structure */
-            json_error_t e;
-            json_t *j = json_loads(v, JSON_DECODE_ANY, &e);
-            if (j)
-                mpjson_from_json(w, j);
-            else
-                tr_mpw_nil(w);
-            json_decref(j);
-        } else if (c == 8) {
-            tr_mpw_int(w, atoi(v));
-        } else if ((c == 6 || c == 10) && !*v) {
-            tr_mpw_nil(w);
-        } else {
-            tr_mpw_cstr(w, v);
-        }
-    }
-}
-
-static int reply_mpw(tr_actor_t *self, const tr_msg_t *msg, tr_mpw_t *w)
-{
-    if (w->err)
-        fail_reply(self, msg, FAIL_INTERNAL, "reply too large", 0);
-    else
-        tr_reply(self, msg, "tasks.ok", w->buf, w->len);
-    tr_mpw_free(w);
-    return 0;
-}
-
-static int db_fail(tr_actor_t *self, const tr_msg_t *msg, int rc)
-{
-    return fail_reply(self, msg, rc == TR_EUNAVAIL ? FAIL_UNAVAILABLE : FAIL_INTERNAL,
-                      rc == TR_EUNAVAIL ? "the task database is unavailable" : "the task database failed", 0);
-}
-
 static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
 {
     char owner[37], agent[33], *input; /* agent: up to 32 bytes, as the bridge's rule allows */
@@ -386,7 +337,7 @@ static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
         free(input);
         free(ids_json);
         return rc == TR_EINVAL ? fail_reply(self, msg, FAIL_INVALID, "document_ids must be UUIDs", 0)
-                               : db_fail(self, msg, rc);
+                               : task_db_fail(self, msg, rc);
     }
     char id[37];
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
@@ -401,102 +352,13 @@ static int do_create(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     tr_mpw_cstr(&w, id);
     tr_mpw_cstr(&w, "state");
     tr_mpw_cstr(&w, "queued");
-    reply_mpw(self, msg, &w); /* accepted: the row is committed */
+    /* the first event before the answer: a reader asked right after it sees both */
     add_event(s, NULL, id, "state", "{\"state\":\"queued\"}");
+    task_reply_mpw(self, msg, &w); /* accepted: the row is committed */
     dispatch(self, s, id, owner, agent, input, ids_json, 1);
     free(input);
     free(ids_json);
     return 0;
-}
-
-static int fetch(st_t *s, const char *owner, const char *id, PGresult **res)
-{
-    const char *p[] = {id, owner};
-    int rc = db_exec(s->db, "SELECT " TASK_COLS " FROM tasks WHERE id = $1::uuid AND owner = $2::uuid", 2, p, res);
-    if (!rc && PQntuples(*res) != 1) {
-        PQclear(*res);
-        rc = TR_ENOPROC;
-    }
-    return rc;
-}
-
-/* The task row of (owner, id), or NULL after answering not_found (also for
- * another owner's id) or the database failure. */
-static PGresult *fetch_or_fail(tr_actor_t *self, st_t *s, const tr_msg_t *msg, const char *owner, const char *id)
-{
-    PGresult *res;
-    int rc = fetch(s, owner, id, &res);
-    if (rc == TR_ENOPROC)
-        fail_reply(self, msg, FAIL_NOT_FOUND, "no such task", 0);
-    else if (rc)
-        db_fail(self, msg, rc);
-    return rc ? NULL : res;
-}
-
-/* Replies {task} for (owner, id); not_found for another owner's id. */
-static int reply_task(tr_actor_t *self, st_t *s, const tr_msg_t *msg, const char *owner, const char *id)
-{
-    PGresult *res = fetch_or_fail(self, s, msg, owner, id);
-    if (!res)
-        return 0;
-    tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, 1);
-    tr_mpw_cstr(&w, "task");
-    put_task(&w, res, 0);
-    PQclear(res);
-    return reply_mpw(self, msg, &w);
-}
-
-static int do_get(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
-{
-    char owner[37], id[37];
-    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
-        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
-    return reply_task(self, s, msg, owner, id);
-}
-
-static int do_list(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
-{
-    char owner[37], off[24], lim[24];
-    int64_t offset = 0, limit = 20;
-    if (!mpget_str(msg, "owner", owner, sizeof owner))
-        return fail_reply(self, msg, FAIL_INVALID, "owner is required", 0);
-    mpget_int(msg, "offset", &offset);
-    mpget_int(msg, "limit", &limit);
-    if (offset < 0 || limit < 1 || limit > 100)
-        return fail_reply(self, msg, FAIL_INVALID, "offset >= 0 and 1 <= limit <= 100", 0);
-    snprintf(off, sizeof off, "%lld", (long long)offset);
-    snprintf(lim, sizeof lim, "%lld", (long long)limit);
-    const char *p[] = {owner, lim, off};
-    PGresult *res, *cnt;
-    int rc = db_exec(s->db,
-                     "SELECT " TASK_COLS " FROM tasks WHERE owner = $1::uuid ORDER BY created_at DESC, id "
-                     "LIMIT $2::int OFFSET $3::int",
-                     3, p, &res);
-    if (rc)
-        return db_fail(self, msg, rc);
-    rc = db_exec(s->db, "SELECT count(*) FROM tasks WHERE owner = $1::uuid", 1, p, &cnt);
-    if (rc) {
-        PQclear(res);
-        return db_fail(self, msg, rc);
-    }
-    tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, 4);
-    tr_mpw_cstr(&w, "items");
-    tr_mpw_array(&w, (uint32_t)PQntuples(res));
-    for (int i = 0; i < PQntuples(res); i++)
-        put_task(&w, res, i);
-    tr_mpw_cstr(&w, "total");
-    tr_mpw_int(&w, atoll(PQgetvalue(cnt, 0, 0)));
-    tr_mpw_cstr(&w, "offset");
-    tr_mpw_int(&w, offset);
-    tr_mpw_cstr(&w, "limit");
-    tr_mpw_int(&w, limit);
-    PQclear(res);
-    PQclear(cnt);
-    return reply_mpw(self, msg, &w);
 }
 
 static int do_cancel(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
@@ -504,7 +366,7 @@ static int do_cancel(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
     char owner[37], id[37];
     if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
         return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
-    PGresult *res = fetch_or_fail(self, s, msg, owner, id);
+    PGresult *res = task_fetch_or_fail(self, s->db, msg, owner, id);
     if (!res)
         return 0;
     bool open = strcmp(PQgetvalue(res, 0, 4), "queued") == 0 || strcmp(PQgetvalue(res, 0, 4), "running") == 0;
@@ -525,54 +387,7 @@ static int do_cancel(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
             tr_send(tr_self_system(self), r->agent, "agent.cancel", buf, w.len);
         }
     }
-    return reply_task(self, s, msg, owner, id);
-}
-
-static int do_events(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
-{
-    char owner[37], id[37], after[24];
-    int64_t a = -1;
-    if (!mpget_str(msg, "owner", owner, sizeof owner) || !mpget_str(msg, "id", id, sizeof id))
-        return fail_reply(self, msg, FAIL_INVALID, "owner and id are required", 0);
-    mpget_int(msg, "after", &a);
-    PGresult *task = fetch_or_fail(self, s, msg, owner, id);
-    if (!task)
-        return 0;
-    bool done = strcmp(PQgetvalue(task, 0, 4), "queued") != 0 && strcmp(PQgetvalue(task, 0, 4), "running") != 0;
-    PQclear(task);
-    snprintf(after, sizeof after, "%lld", (long long)a);
-    const char *p[] = {id, after};
-    PGresult *res;
-    int rc = db_exec(s->db,
-                     "SELECT seq, kind, data::text FROM task_events WHERE task_id = $1::uuid AND seq > $2::int "
-                     "ORDER BY seq LIMIT 500",
-                 2, p, &res);
-    if (rc)
-        return db_fail(self, msg, rc);
-    tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, 2);
-    tr_mpw_cstr(&w, "events");
-    tr_mpw_array(&w, (uint32_t)PQntuples(res));
-    for (int i = 0; i < PQntuples(res); i++) {
-        tr_mpw_map(&w, 3);
-        tr_mpw_cstr(&w, "seq");
-        tr_mpw_int(&w, atoi(PQgetvalue(res, i, 0)));
-        tr_mpw_cstr(&w, "kind");
-        tr_mpw_cstr(&w, PQgetvalue(res, i, 1));
-        tr_mpw_cstr(&w, "data");
-        json_error_t e;
-        json_t *j = json_loads(PQgetvalue(res, i, 2), 0, &e);
-        if (j)
-            mpjson_from_json(&w, j);
-        else
-            tr_mpw_nil(&w);
-        json_decref(j);
-    }
-    tr_mpw_cstr(&w, "done");
-    tr_mpw_bool(&w, done && PQntuples(res) < 500);
-    PQclear(res);
-    return reply_mpw(self, msg, &w);
+    return task_reply_row(self, s->db, msg, owner, id);
 }
 
 static int do_check(tr_actor_t *self, st_t *s, const tr_msg_t *msg)
@@ -859,12 +674,8 @@ static int t_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
         return do_check(self, s, msg);
     } else if (tr_str_eq(msg->type, "tasks.create")) {
         return do_create(self, s, msg);
-    } else if (tr_str_eq(msg->type, "tasks.get")) {
-        return do_get(self, s, msg);
-    } else if (tr_str_eq(msg->type, "tasks.events")) {
-        return do_events(self, s, msg);
-    } else if (tr_str_eq(msg->type, "tasks.list")) {
-        return do_list(self, s, msg);
+    } else if (task_read(self, s->db, msg) != 1) {
+        return 0;
     } else if (tr_str_eq(msg->type, "tasks.cancel")) {
         return do_cancel(self, s, msg);
     } else if (tr_str_eq(msg->type, "tasks.retry")) {
@@ -882,3 +693,40 @@ static int t_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
 
 const tr_behaviour_t tasks_behaviour = {
     .kind = "tasks", .init = t_init, .handle = t_handle, .terminate = t_terminate, .timeout = t_timeout};
+
+int tasks_sup_spec(const tasks_config_t *cfg, tr_sup_spec_t *spec)
+{
+    int readers = cfg->readers > 0 ? cfg->readers : 0;
+    tr_child_spec_t *kids = calloc((size_t)(1 + readers), sizeof *kids);
+    if (!kids)
+        return TR_ENOMEM;
+    memset(spec, 0, sizeof *spec);
+    spec->children = kids;
+    kids[0] = (tr_child_spec_t){
+        .name = strdup("tasks"), .behaviour = &tasks_behaviour, .arg = (void *)cfg, .restart = TR_PERMANENT};
+    spec->n_children = 1;
+    for (int k = 0; k < readers && kids[spec->n_children - 1].name; k++) {
+        char name[24];
+        kids[spec->n_children++] = (tr_child_spec_t){.name = strdup(tasks_reader_name((unsigned)k, readers, name, sizeof name)),
+                                                     .behaviour = &tasks_reader_behaviour,
+                                                     .arg = (void *)cfg,
+                                                     .restart = TR_PERMANENT};
+    }
+    if (!kids[spec->n_children - 1].name) {
+        tasks_sup_spec_free(spec);
+        return TR_ENOMEM;
+    }
+    spec->strategy = TR_ONE_FOR_ONE;
+    spec->intensity = 10;
+    spec->period_ms = 10000;
+    return 0;
+}
+
+void tasks_sup_spec_free(tr_sup_spec_t *spec)
+{
+    for (size_t i = 0; i < spec->n_children; i++)
+        free((char *)spec->children[i].name);
+    free((void *)spec->children);
+    spec->children = NULL;
+    spec->n_children = 0;
+}

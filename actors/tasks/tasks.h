@@ -14,6 +14,9 @@
  *   tasks.cancel {owner, id}                          → {task}
  *   tasks.events {owner, id, after?}                  → {events:[{seq,kind,data}], done}
  *   tasks.check  {task_id}                            → {cancelled}
+ * tasks.get, tasks.list and tasks.events are also served by reader actors
+ * "tasks.r0" .. "tasks.r<readers-1>", each with its own Postgres connection,
+ * so clients polling their tasks do not queue behind the writer.
  * Messages from agents (send):
  *   task.event   {task_id, kind, data}   kind: progress | token | step
  * Another owner's task id is "not_found", never its content. */
@@ -30,10 +33,19 @@ typedef struct tasks_config {
     int instances;     /* actors per agent: name, name.1, ..., name.<n-1> */
     int timeout_ms;    /* deadline an agent gets for one attempt */
     int max_attempts;  /* including resumes after a restart */
+    int readers;       /* reader actors (0: the writer answers reads too) */
     bool enabled[TASK_AGENTS];
 } tasks_config_t;
 
-extern const tr_behaviour_t tasks_behaviour; /* arg: const tasks_config_t * */
+extern const tr_behaviour_t tasks_behaviour;        /* the writer, "tasks"; arg: const tasks_config_t * */
+extern const tr_behaviour_t tasks_reader_behaviour; /* a reader; arg: const tasks_config_t * */
+
+/* The task queue's subtree: the writer "tasks" and its readers, one for one.
+ * Free with tasks_sup_spec_free. */
+int tasks_sup_spec(const tasks_config_t *cfg, tr_sup_spec_t *spec);
+void tasks_sup_spec_free(tr_sup_spec_t *spec);
+/* The reader for the k-th read (round robin); "tasks" when readers < 1. */
+const char *tasks_reader_name(unsigned k, int readers, char *buf, size_t cap);
 
 /* Index of an agent name, -1 if unknown. */
 int task_agent_index(const char *name);

@@ -125,6 +125,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     t->timeout_ms = (int)tr_config_int(cfg, "task_timeout_ms");
     t->instances = ag->instances = (int)tr_config_int(cfg, "agent_instances");
     t->max_attempts = (int)tr_config_int(cfg, "task_max_attempts");
+    t->readers = h->task_readers = (int)tr_config_int(cfg, "task_readers");
     for (int i = 0; i < TASK_AGENTS; i++) {
         t->enabled[i] = ag->enabled[i] = tr_config_bool(cfg, flags[i]);
         if (!t->enabled[i])
@@ -163,7 +164,8 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     }
     h->store_readers = (int)tr_config_int(cfg, "store_readers");
 
-    if (auth_sup_spec(a, &app->auth_sup) || llm_sup_spec(l, &app->llm_sup) || agents_sup_spec(ag, &app->agents_sup)) {
+    if (auth_sup_spec(a, &app->auth_sup) || llm_sup_spec(l, &app->llm_sup) || agents_sup_spec(ag, &app->agents_sup) ||
+        tasks_sup_spec(t, &app->tasks_sup)) {
         snprintf(err, errcap, "out of memory");
         return TR_ENOMEM;
     }
@@ -181,7 +183,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     app->children[n++] = (tr_child_spec_t){
         .name = "agents", .behaviour = &tr_supervisor_behaviour, .arg = &app->agents_sup, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
-        .name = "tasks", .behaviour = &tasks_behaviour, .arg = &app->tasks, .restart = TR_PERMANENT};
+        .name = "tasks.sup", .behaviour = &tr_supervisor_behaviour, .arg = &app->tasks_sup, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
         .name = "health", .behaviour = &health_behaviour, .arg = &app->health, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){.name = "http",
@@ -258,5 +260,6 @@ void app_release(app_t *app)
     llm_sup_spec_free(&app->llm_sup);
     store_close(&app->store);
     agents_sup_spec_free(&app->agents_sup);
+    tasks_sup_spec_free(&app->tasks_sup);
     sodium_memzero(app->secret, sizeof app->secret);
 }

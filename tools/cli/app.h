@@ -31,7 +31,7 @@ typedef struct app {
     slo_config_t slo;
     store_config_t store_cfg;
     store_t *store;
-    tr_sup_spec_t auth_sup, llm_sup, agents_sup;
+    tr_sup_spec_t auth_sup, llm_sup, agents_sup, tasks_sup;
     tr_child_spec_t children[12];
     tr_sup_spec_t root;
     tr_pid_t root_pid;

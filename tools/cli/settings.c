@@ -90,6 +90,8 @@ static const tr_cfg_key_t core_settings[] = {
     {"task_timeout_ms", TR_CFG_INT, "120000", 100, 3600000, NULL, "Deadline of one attempt of a task", false},
     {"task_max_attempts", TR_CFG_INT, "3", 1, 20, NULL, "Attempts of a task (crashes, restarts) before it fails",
      false},
+    {"task_readers", TR_CFG_INT, "2", 0, 16, NULL,
+     "Actors answering task reads and polls, one Postgres connection each (0: the task writer answers them)", false},
     {"code_check_timeout_ms", TR_CFG_INT, "10000", 100, 600000, NULL, "Wall time of one static-check process",
      false},
     {"code_check_memory_mb", TR_CFG_INT, "1024", 64, 65536, NULL, "Address-space limit of a static-check process",
