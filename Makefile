@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test asan coverage fuzz bench clean format
+.PHONY: all deps build run test asan coverage fuzz bench lint clean format
 
 all: build
 
@@ -40,6 +40,9 @@ coverage: deps
 	gcovr -r . --object-directory $(COV_BUILD) --filter 'runtime/' --filter 'actors/' --filter 'tools/' \
 	  --print-summary --txt $(COV_BUILD)/coverage.txt --exclude-unreachable-branches --gcov-ignore-parse-errors
 	@tail -n 3 $(COV_BUILD)/coverage.txt
+
+lint: deps
+	@tools/lint.sh
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTROUPE_FUZZ=ON -DTROUPE_TESTS=OFF -DTROUPE_BENCH=OFF

@@ -233,7 +233,7 @@ void tr_log(tr_log_level_t level, const char *fmt, ...)
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap); /* Flawfinder: ignore (printf-like: format attribute) */
     va_end(ap);
     emit(level, msg, NULL);
 }

@@ -36,8 +36,8 @@ void tr_log_set_thread_span(const char *span_id_hex);   /* the span being handle
  * NULL: tr_logkv(TR_LOG_INFO, "started", "addr", "127.0.0.1:8080", NULL).
  * A line is at most 4096 bytes (one atomic write); longer values are cut,
  * and the line is still one valid JSON object. */
-void tr_log(tr_log_level_t level, const char *msg, ...);
-void tr_logkv(tr_log_level_t level, const char *msg, ...); /* msg, then k,v,...,NULL */
+void tr_log(tr_log_level_t level, const char *msg, ...) __attribute__((format(printf, 2, 3)));
+void tr_logkv(tr_log_level_t level, const char *msg, ...) __attribute__((sentinel)); /* msg, then k,v,...,NULL */
 
 #define TR_DEBUG(...) tr_log(TR_LOG_DEBUG, __VA_ARGS__)
 #define TR_INFO(...) tr_log(TR_LOG_INFO, __VA_ARGS__)

@@ -355,7 +355,7 @@ void tr_mbuf_printf(tr_mbuf_t *b, const char *fmt, ...)
         size_t room = b->cap - b->len;
         va_list ap;
         va_start(ap, fmt);
-        int n = room ? vsnprintf(b->buf + b->len, room, fmt, ap) : 0;
+        int n = room ? vsnprintf(b->buf + b->len, room, fmt, ap) : 0; /* Flawfinder: ignore (printf-like: format attribute) */
         va_end(ap);
         if (n < 0) {
             b->err = TR_EINVAL;

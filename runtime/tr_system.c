@@ -650,7 +650,7 @@ int tr_fail(tr_actor_t *self, const char *fmt, ...)
     char buf[TR_REASON_MAX - 8];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap); /* Flawfinder: ignore (printf-like: format attribute) */
     va_end(ap);
     snprintf(self->reason, sizeof self->reason, "crash: %s", buf);
     return TR_ECRASH;

@@ -118,7 +118,7 @@ void agent_progress(tr_actor_t *self, const agent_run_t *run, const char *fmt, .
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap); /* Flawfinder: ignore (printf-like: format attribute) */
     va_end(ap);
     agent_event(self, run, "progress", json_pack("{s:s,s:s}", "agent", base_name(self), "message", buf));
 }
@@ -186,8 +186,10 @@ int agent_llm(tr_actor_t *self, const agent_run_t *run, const agents_config_t *c
         return rc;
     }
     if (rc) {
-        snprintf(why, whycap, rc == TR_ENOPROC ? "the LLM gateway is not running" : "LLM call failed: %s",
-                 tr_strerror(rc));
+        if (rc == TR_ENOPROC)
+            snprintf(why, whycap, "the LLM gateway is not running");
+        else
+            snprintf(why, whycap, "LLM call failed: %s", tr_strerror(rc));
         return rc;
     }
     char m[128];

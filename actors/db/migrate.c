@@ -124,7 +124,7 @@ int migrate_down(db_t *db, FILE *out)
             continue;
         rc = run_step(db, m, false);
         if (out)
-            fprintf(out, rc ? "revert of %04d_%s failed\n" : "reverted %04d_%s\n", m->version, m->name);
+            fprintf(out, "%s %04d_%s%s\n", rc ? "revert of" : "reverted", m->version, m->name, rc ? " failed" : "");
         break;
     }
     unlock(db);

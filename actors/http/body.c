@@ -124,7 +124,7 @@ static int fail(body_error_t *e, int status, const char *code, const char *fmt, 
     e->code = code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    vsnprintf(e->message, sizeof e->message, fmt, ap); /* Flawfinder: ignore (printf-like: format attribute) */
     va_end(ap);
     return -1;
 }

@@ -84,7 +84,7 @@ void http_queue_response(req_t *r, int status, struct MHD_Response *resp);
  * fields (key/value string pairs, NULL-terminated), and answers the client
  * from the reply: success → route->success with the reply map as JSON;
  * "tr.error" → its code's status. */
-void http_forward(req_t *r, const char *to, const char *type, ...);
+void http_forward(req_t *r, const char *to, const char *type, ...) __attribute__((sentinel));
 
 /* The auth worker to use for this request (round robin). */
 const char *http_auth_worker(req_t *r, char *buf, size_t cap);

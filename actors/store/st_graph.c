@@ -97,7 +97,7 @@ static void arena_compact(st_hnsw_t *g)
         }
         memcpy(p, g->vec[i], n);
         g->vec[i] = p;
-        g->node[i] = (uint32_t *)(p + g->dim);
+        g->node[i] = (uint32_t *)(void *)(p + g->dim) /* the record follows the vector in one block */;
     }
     g->total_bytes = 0;
     g->live_bytes = 0;
@@ -340,7 +340,7 @@ static int alloc_node(st_hnsw_t *g, uint32_t id, int level, const float *vec, ui
     if (!v)
         return TR_ENOMEM;
     memcpy(v, vec, (size_t)g->dim * sizeof(float));
-    uint32_t *rec = (uint32_t *)(v + g->dim);
+    uint32_t *rec = (uint32_t *)(void *)(v + g->dim);
     memset(rec, 0, words * sizeof(uint32_t));
     rec[0] = (uint32_t)level;
     g->node[id] = rec;

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SET_ERR(...) (err && errcap ? (void)snprintf(err, errcap, __VA_ARGS__) : (void)0)
+/* the format is each use's literal (checked by -Wformat) */
+#define SET_ERR(...) (err && errcap ? (void)snprintf(err, errcap, __VA_ARGS__) : (void)0) /* Flawfinder: ignore */
 #define MEMO_SLOTS 1024
 
 typedef struct cand {

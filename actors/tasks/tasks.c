@@ -426,9 +426,10 @@ static void on_event(st_t *s, const tr_msg_t *msg)
     }
     add_event(s, r, id, kind, text);
     if (strcmp(kind, "step") == 0 && text) {
-        char *arr = malloc(strlen(text) + 3);
+        size_t n = strlen(text) + 3;
+        char *arr = malloc(n);
         if (arr) {
-            sprintf(arr, "[%s]", text);
+            snprintf(arr, n, "[%s]", text);
             const char *p[] = {id, arr};
             db_exec(s->db, "UPDATE tasks SET steps = steps || $2::jsonb, updated_at = now() WHERE id = $1::uuid", 2, p,
                     NULL);

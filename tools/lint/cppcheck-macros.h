@@ -1,0 +1,10 @@
+/* cppcheck-macros.h - function-like macros of system headers that cppcheck
+ * does not read (it skips /usr/include); without them it reports
+ * "unknownMacro" and skips the functions that use them. Included into every
+ * file by tools/lint.sh (--include); never compiled. */
+#define json_array_foreach(array, index, value)                                                                   \
+    for (index = 0; index < json_array_size(array) && (value = json_array_get(array, index)); index++)
+#define json_object_foreach(object, key, value)                                                                   \
+    for (key = json_object_iter_key(json_object_iter(object));                                                     \
+         key && (value = json_object_iter_value(json_object_key_to_iter(key)));                                    \
+         key = json_object_iter_key(json_object_iter_next(object, json_object_key_to_iter(key))))
