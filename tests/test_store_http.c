@@ -1135,16 +1135,16 @@ Test(store_http, every_route_needs_a_token)
 }
 
 /* ------------------------------------------------------------------ */
-/* found bugs: disabled until fixed (see the comments)                 */
+/* bugs these tests found, fixed; kept as regression tests            */
 
-/* BUG actors/http/routes_store.c:133 upload(): a multipart/form-data
+/* Was (fixed): actors/http/routes_store.c:133 upload(): a multipart/form-data
  * Content-Type without a boundary parameter fails mp_boundary() and falls
  * through to the raw-body path, which sends the type to the store as the
  * document's type: 415 EUNSUPPORTED. It is a malformed multipart body (the
  * route takes multipart/form-data) and should be 400 invalid_request like
  * the other bad multipart bodies (docs/openapi.yaml: "a bad multipart
  * body" is 400). */
-Test(store_http, multipart_without_boundary_is_400, .disabled = true)
+Test(store_http, multipart_without_boundary_is_400)
 {
     START(NULL);
     acct_t a;
@@ -1158,7 +1158,7 @@ Test(store_http, multipart_without_boundary_is_400, .disabled = true)
     cr_assert_eq(list_total(a.access), 0);
 }
 
-/* BUG actors/http/routes_store.c upload() and put(): a NUL byte silently
+/* Was (fixed): actors/http/routes_store.c upload() and put(): a NUL byte silently
  * cuts the title and the metadata. Multipart parts are copied with
  * snprintf("%.*s") (routes_store.c:153), which stops at the NUL; the
  * query parameters come from MHD_lookup_connection_value() as C strings
@@ -1167,7 +1167,7 @@ Test(store_http, multipart_without_boundary_is_400, .disabled = true)
  * refused: the same silent cut the 300-byte title limit just stopped
  * doing. They should be 400 invalid_request (compare the part's / the
  * value's real length, e.g. MHD_lookup_connection_value_n, with strlen). */
-Test(store_http, nul_in_title_or_metadata_is_refused_not_cut, .disabled = true)
+Test(store_http, nul_in_title_or_metadata_is_refused_not_cut)
 {
     START(NULL);
     acct_t a;
@@ -1187,7 +1187,7 @@ Test(store_http, nul_in_title_or_metadata_is_refused_not_cut, .disabled = true)
     cr_assert_eq(list_total(a.access), 0);
 }
 
-/* BUG actors/http/routes_store.c:114-118 put(): an upload the
+/* Was (fixed): actors/http/routes_store.c:114-118 put(): an upload the
  * bridge takes (at most UPLOAD_MAX, 16 MiB) but whose store.put envelope is
  * over the runtime's max_message_bytes (16 MiB by default: the document
  * plus owner, title, type, metadata and the envelope's own fields) fails
@@ -1197,7 +1197,7 @@ Test(store_http, nul_in_title_or_metadata_is_refused_not_cut, .disabled = true)
  * client's too-large body: 413. (UPLOAD_MAX should also stay below
  * max_message_bytes minus the overhead, or the ETOOBIG of the ask should
  * map to 413.) */
-Test(store_http, upload_just_under_the_bridge_limit_is_413_not_503, .disabled = true)
+Test(store_http, upload_just_under_the_bridge_limit_is_413_not_503)
 {
     START(NULL);
     acct_t a;
@@ -1212,7 +1212,7 @@ Test(store_http, upload_just_under_the_bridge_limit_is_413_not_503, .disabled = 
     check(up_form(a.access, &f), 413, NULL);
 }
 
-/* BUG actors/http/routes_store.c:52-61 bare_type(): the bridge strips the
+/* Was (fixed): actors/http/routes_store.c:52-61 bare_type(): the bridge strips the
  * Content-Type's parameters before the store sees them, so the store's
  * charset check (actors/store/st_chunk.c params_ok: "anything but UTF-8
  * would make our byte offsets and validation lie") never runs over HTTP: a
@@ -1221,7 +1221,7 @@ Test(store_http, upload_just_under_the_bridge_limit_is_413_not_503, .disabled = 
  * store refuses such a type with EUNSUPPORTED (415); over HTTP it should
  * be the same. Pass the full type to the store (it strips the parameters
  * itself) or check the charset in the bridge. */
-Test(store_http, declared_non_utf8_charset_is_415, .disabled = true)
+Test(store_http, declared_non_utf8_charset_is_415)
 {
     START(NULL);
     acct_t a;
@@ -1239,7 +1239,7 @@ Test(store_http, declared_non_utf8_charset_is_415, .disabled = true)
  * multipart upload whose "file" part is empty is stored: 201 with
  * chunks 0, bytes 0 (an unsearchable document). The empty check should
  * apply to the file part too: 400 invalid_request. */
-Test(store_http, empty_multipart_file_is_400, .disabled = true)
+Test(store_http, empty_multipart_file_is_400)
 {
     START(NULL);
     acct_t a;

@@ -7,6 +7,7 @@
 #include "common/mpjson.h"
 #include "http_internal.h"
 #include "multipart.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,10 @@ static void put(req_t *r, const char *title, const char *ctype, const char *meta
     o.trace_flags = r->trace_flags;
     int rc = w.err ? w.err : tr_ask_ex(r->b->sys, "store", "store.put", w.buf, w.len, r->b->cfg->timeout_ms, &o, &rep);
     tr_mpw_free(&w);
+    if (rc == TR_ETOOBIG) { /* over the runtime's message limit: the same answer as the store's own size limit */
+        http_reply_error(r, 413, "ETOOBIG", "the document is larger than the server accepts");
+        return;
+    }
     if (rc == TR_EREMOTE) {
         char code[32], m[256];
         tr_error_parse(&rep.msg, code, sizeof code, m, sizeof m);
@@ -130,7 +135,13 @@ static void upload(req_t *r)
         http_reply_error(r, 400, FAIL_INVALID, "the document body is empty");
         return;
     }
-    if (mp_boundary(ct, boundary)) {
+    bare_type(ct, type, sizeof type);
+    bool multipart = strcmp(type, "multipart/form-data") == 0;
+    if (multipart && !mp_boundary(ct, boundary)) {
+        http_reply_error(r, 400, FAIL_INVALID, "multipart/form-data needs a boundary parameter");
+        return;
+    }
+    if (multipart) {
         mp_part_t parts[MP_MAX_PARTS];
         const char *why = NULL;
         int n = mp_parse(r->body, r->body_len, boundary, parts, MP_MAX_PARTS, &why);
@@ -144,6 +155,9 @@ static void upload(req_t *r)
             bool is_title = strcmp(parts[i].name, "title") == 0, is_meta = strcmp(parts[i].name, "metadata") == 0;
             if (strcmp(parts[i].name, "file") == 0) {
                 file = &parts[i];
+            } else if ((is_title || is_meta) && memchr(parts[i].data, '\0', parts[i].len)) {
+                http_reply_error(r, 400, FAIL_INVALID, "title and metadata must not contain NUL bytes");
+                return;
             } else if ((is_title && parts[i].len >= sizeof title) || (is_meta && parts[i].len >= sizeof meta)) {
                 /* refused, not cut: the same limits as the raw upload's query parameters */
                 http_reply_error(r, 400, FAIL_INVALID,
@@ -158,6 +172,14 @@ static void upload(req_t *r)
             http_reply_error(r, 400, FAIL_INVALID, "a multipart upload needs a part named \"file\"");
             return;
         }
+        if (!file->len) {
+            http_reply_error(r, 400, FAIL_INVALID, "the document (the \"file\" part) is empty");
+            return;
+        }
+        if (file->content_type[0] && store_content_type_check(file->content_type)) {
+            http_reply_error(r, 415, "EUNSUPPORTED", "the file part's type or charset is not supported");
+            return;
+        }
         bare_type(file->content_type[0] ? file->content_type : "text/plain", type, sizeof type);
         put(r, title[0] ? title : (file->filename[0] ? file->filename : "untitled"), type, meta, file->data, file->len);
         return;
@@ -166,9 +188,18 @@ static void upload(req_t *r)
         http_reply_error(r, 415, FAIL_UNSUPPORTED, "a Content-Type is required (text/plain, text/markdown, code)");
         return;
     }
-    bare_type(ct, type, sizeof type);
-    const char *title = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "title");
-    const char *meta = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "metadata");
+    if (store_content_type_check(ct)) {
+        http_reply_error(r, 415, "EUNSUPPORTED", "the Content-Type or its charset is not supported");
+        return;
+    }
+    const char *title = NULL, *meta = NULL;
+    size_t tlen = 0, mlen = 0;
+    MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, "title", 5, &title, &tlen);
+    MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, "metadata", 8, &meta, &mlen);
+    if ((title && strlen(title) != tlen) || (meta && strlen(meta) != mlen)) {
+        http_reply_error(r, 400, FAIL_INVALID, "title and metadata must not contain NUL bytes");
+        return;
+    }
     put(r, title ? title : "untitled", type, meta, r->body, r->body_len);
 }
 

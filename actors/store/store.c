@@ -211,6 +211,14 @@ static void gauges_update(store_t *s)
     tr_gauge_set(s->m_bytes, (double)c.bytes);
 }
 
+int store_content_type_check(const char *content_type)
+{
+    st_kind_t kind;
+    if (!content_type)
+        return ST_EUNSUPPORTED;
+    return st_content_kind(content_type, strlen(content_type), &kind) ? ST_EUNSUPPORTED : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* reader actor                                                        */
 

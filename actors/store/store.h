@@ -115,6 +115,10 @@ void store_child_spec(store_t *s, tr_child_spec_t *out);
 /* Name of reader i (modulo the reader count), e.g. "store.r1". */
 const char *store_reader_name(const store_t *s, unsigned i);
 int store_readers(const store_t *s);
+/* 0 if the store takes documents of this Content-Type, parameters included
+ * (a charset must be UTF-8 or US-ASCII); non-zero otherwise. For the
+ * bridge, which stores the bare type and must not drop the charset unseen. */
+int store_content_type_check(const char *content_type);
 /* The environment (tests, tools). */
 st_db_t *store_db(store_t *s);
 
