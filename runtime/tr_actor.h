@@ -64,6 +64,13 @@ typedef struct tr_behaviour {
     /* Optional: milliseconds until the actor wants a "tr.timeout" message
      * (-1 = none). Asked before each wait for the next message. */
     int (*timeout)(tr_actor_t *self, void *state);
+    /* Optional: a ZeroMQ socket the actor owns (made in init, closed in
+     * terminate) to be polled beside its mailbox, e.g. a ROUTER that
+     * outside clients talk to; NULL = none. Asked before each wait. When it
+     * is readable, `ready` runs on the actor's thread (mailbox messages go
+     * first); non-zero = crash, like handle. */
+    void *(*watch)(tr_actor_t *self, void *state);
+    int (*ready)(tr_actor_t *self, void *state);
 } tr_behaviour_t;
 
 typedef enum {

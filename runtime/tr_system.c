@@ -820,9 +820,23 @@ static void ring_fill(tr_actor_t *self)
     }
 }
 
+/* The behaviour's own socket is readable: let it read (see tr_behaviour_t). */
+static bool call_ready(tr_actor_t *self)
+{
+    self->cur = NULL;
+    self->replied = false;
+    int rc = self->beh->ready(self, self->state_ptr);
+    if (rc) {
+        if (!self->reason[0])
+            snprintf(self->reason, sizeof self->reason, "crash: ready returned %s", tr_errname(rc));
+        return false;
+    }
+    return !self->stop_self;
+}
+
 static void actor_loop(tr_actor_t *self)
 {
-    zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN, 0}, {NULL, 0, ZMQ_POLLIN, 0}};
     bool ring = self->opts.overflow == TR_OVERFLOW_DROP_OLDEST;
     for (;;) {
         if (atomic_load(&self->stop_requested)) {
@@ -845,8 +859,10 @@ static void actor_loop(tr_actor_t *self)
                 continue;
             }
         }
-        if (tmo >= 0 || ring) {
-            int n = zmq_poll(&item, 1, tmo);
+        items[1].socket = self->beh->watch && self->beh->ready ? self->beh->watch(self, self->state_ptr) : NULL;
+        items[0].revents = items[1].revents = 0;
+        if (tmo >= 0 || ring || items[1].socket) {
+            int n = zmq_poll(items, items[1].socket ? 2 : 1, tmo);
             if (n < 0) {
                 if (zmq_errno() == EINTR)
                     continue;
@@ -863,6 +879,11 @@ static void actor_loop(tr_actor_t *self)
                 tick->to = tr_str(self->name);
                 tick->from = tr_str(self->name);
                 if (!dispatch(self, tick))
+                    return;
+                continue;
+            }
+            if (!(items[0].revents & ZMQ_POLLIN) && (items[1].revents & ZMQ_POLLIN)) {
+                if (!call_ready(self))
                     return;
                 continue;
             }

@@ -4,6 +4,7 @@
 #include "helpers.h"
 
 #include <inttypes.h>
+#include <zmq.h>
 
 TestSuite(actor, .init = sys_default_start, .fini = sys_stop, .timeout = 120);
 
@@ -494,4 +495,88 @@ Test(actor, asks_from_several_threads_each_get_their_reply)
         cr_assert_eq(fails[i], 0, "thread %d", i);
     }
     cr_assert(metric_wait(g_sys, "troupe_actor_messages_in_total{actor=\"shared\"}", T * 50, T_WAIT_MS));
+}
+
+/* ------------------------------------------------------------------ */
+/* a watched socket beside the mailbox                                 */
+
+typedef struct {
+    void *ctx, *pull;
+    char endpoint[64];
+} watch_st_t;
+
+static char g_watch_ep[64];
+
+static int w_init(tr_actor_t *self, void *arg, void **state)
+{
+    watch_st_t *s = calloc(1, sizeof *s);
+    s->ctx = zmq_ctx_new();
+    s->pull = zmq_socket(s->ctx, ZMQ_PULL);
+    size_t n = sizeof s->endpoint;
+    if (zmq_bind(s->pull, "tcp://127.0.0.1:*") || zmq_getsockopt(s->pull, ZMQ_LAST_ENDPOINT, s->endpoint, &n))
+        return TR_ESYS;
+    snprintf(g_watch_ep, sizeof g_watch_ep, "%s", s->endpoint);
+    *state = s;
+    return 0;
+}
+
+static void *w_watch(tr_actor_t *self, void *state) { return ((watch_st_t *)state)->pull; }
+
+static int w_ready(tr_actor_t *self, void *state)
+{
+    watch_st_t *s = state;
+    char buf[64];
+    int n = zmq_recv(s->pull, buf, sizeof buf - 1, ZMQ_DONTWAIT);
+    if (n < 0)
+        return 0;
+    buf[n] = '\0';
+    if (strcmp(buf, "crash") == 0)
+        return TR_EINVAL;
+    ev_add("socket:w", "%s", buf);
+    return 0;
+}
+
+static int w_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
+{
+    ev_add("mailbox:w", "%.*s", (int)msg->type.len, msg->type.ptr);
+    return 0;
+}
+
+static void w_terminate(tr_actor_t *self, void *state, const char *reason)
+{
+    watch_st_t *s = state;
+    zmq_close(s->pull);
+    zmq_ctx_term(s->ctx);
+    ev_add("term:w", "%s", reason);
+    free(s);
+}
+
+static const tr_behaviour_t watch_beh = {
+    .kind = "watch", .init = w_init, .handle = w_handle, .terminate = w_terminate, .watch = w_watch, .ready = w_ready};
+
+Test(actor, a_watched_socket_is_served_beside_the_mailbox)
+{
+    tr_pid_t pid;
+    cr_assert_eq(tr_spawn(g_sys, "w", &watch_beh, NULL, NULL, &pid), 0);
+    void *ctx = zmq_ctx_new();
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    cr_assert_eq(zmq_connect(push, g_watch_ep), 0);
+    for (int i = 0; i < 50; i++) {
+        char b[16];
+        int n = snprintf(b, sizeof b, "n%d", i);
+        cr_assert_eq(zmq_send(push, b, (size_t)n, 0), n);
+        if (i % 10 == 0)
+            cr_assert_eq(tr_send(g_sys, "w", "ping", NULL, 0), 0);
+    }
+    cr_assert(ev_wait("socket:w", 50, T_WAIT_MS), "every socket message reaches ready()");
+    cr_assert(ev_wait("mailbox:w", 5, T_WAIT_MS), "mailbox messages are still handled");
+    /* a failing ready() is a crash like a failing handler */
+    cr_assert_eq(zmq_send(push, "crash", 5, 0), 5);
+    cr_assert(ev_wait("term:w", 1, T_WAIT_MS));
+    ev_t e = {.mono_ms = 0};
+    cr_assert(ev_last("term:w", &e));
+    cr_assert(strstr(e.detail, "crash: ready returned"), "%s", e.detail);
+    cr_assert_not(tr_alive(g_sys, pid));
+    zmq_close(push);
+    zmq_ctx_term(ctx);
 }
