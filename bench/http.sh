@@ -26,7 +26,7 @@ trap cleanup EXIT
 
 "$root/tools/pg.sh" start
 export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
-export TROUPE_HTTP_ADDR=127.0.0.1:$tport TROUPE_LOG_LEVEL=error TROUPE_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop
+export TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_HTTP_ADDR=127.0.0.1:$tport TROUPE_LOG_LEVEL=error TROUPE_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop
 export TROUPE_RATE_IP_PER_S=0 TROUPE_RATE_USER_PER_S=0 TROUPE_RATE_AUTH_PER_MIN=0 TROUPE_HTTP_MAX_CONNECTIONS=${HTTP_MAX_CONNECTIONS:-1000}
 "$root/$build/troupe" run > "$tmp/troupe.log" 2>&1 &
 pids+=($!)

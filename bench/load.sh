@@ -19,7 +19,7 @@ llm_port=${LLM_PORT:-18511}
 http_port=${HTTP_PORT:-18512}
 "$build/fake_ollama" --port "$llm_port" > "$tmp/fake.log" 2>&1 &
 pids+=($!)
-export TROUPE_HTTP_ADDR=127.0.0.1:$http_port TROUPE_LLM_URL=http://127.0.0.1:$llm_port TROUPE_DATA_DIR=$tmp/data \
+export TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_HTTP_ADDR=127.0.0.1:$http_port TROUPE_LLM_URL=http://127.0.0.1:$llm_port TROUPE_DATA_DIR=$tmp/data \
        TROUPE_LOG_LEVEL=error TROUPE_JWT_SECRET=load-test-secret-0123456789abcdefghijkl \
        TROUPE_RATE_IP_PER_S=0 TROUPE_RATE_USER_PER_S=0 TROUPE_RATE_AUTH_PER_MIN=0 TROUPE_LOGIN_MAX_FAILURES=1000 \
        TROUPE_DB_POOL=${DB_POOL:-4}

@@ -16,7 +16,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 "$root/tools/pg.sh" start
 export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
-export TROUPE_HTTP_ADDR=127.0.0.1:$port TROUPE_DATA_DIR=$tmp/data TROUPE_LOG_LEVEL=error \
+export TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_HTTP_ADDR=127.0.0.1:$port TROUPE_DATA_DIR=$tmp/data TROUPE_LOG_LEVEL=error \
        TROUPE_JWT_SECRET=search-bench-secret-0123456789abcdefgh TROUPE_LLM_URL=http://127.0.0.1:1 \
        TROUPE_RATE_IP_PER_S=0 TROUPE_RATE_USER_PER_S=0 TROUPE_RATE_AUTH_PER_MIN=0 TROUPE_STORE_READERS=${READERS:-2}
 "$build/troupe" run > "$tmp/troupe.log" 2>&1 &

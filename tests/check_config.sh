@@ -26,7 +26,7 @@
 set -uo pipefail
 
 # Keys staging may set differently from prod; justified in staging.conf.
-ALLOW="env node_name http_addr data_dir"
+ALLOW="env node_name http_addr zmq_addr data_dir"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}

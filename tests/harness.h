@@ -53,7 +53,7 @@ static inline void th_start(th_server_t *s, ...)
     char err[512];
     snprintf(s->data_dir, sizeof s->data_dir, "/tmp/troupe-test-XXXXXX");
     cr_assert(mkdtemp(s->data_dir), "mkdtemp");
-    const char *defaults[] = {"data_dir", s->data_dir, "database_url", th_db_url(), "http_addr", "127.0.0.1:0", "jwt_secret", TH_SECRET,
+    const char *defaults[] = {"data_dir", s->data_dir, "database_url", th_db_url(), "http_addr", "127.0.0.1:0", "zmq_addr", "tcp://127.0.0.1:*", "jwt_secret", TH_SECRET,
                               "rate_ip_per_s", "0", "rate_user_per_s", "0", "rate_auth_per_min", "0",
                               "http_max_connections", "256", "agent_instances", "1", "db_pool", "2", "login_max_failures", "1000", NULL};
     for (int i = 0; defaults[i]; i += 2)

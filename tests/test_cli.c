@@ -331,7 +331,7 @@ static void run_until_signal(int sig)
 {
     char db[1200];
     snprintf(db, sizeof db, "TROUPE_DATABASE_URL=%s", db_url());
-    const char *env[] = {db, "TROUPE_HTTP_ADDR=127.0.0.1:0", "TROUPE_LOG_LEVEL=info",
+    const char *env[] = {db, "TROUPE_HTTP_ADDR=127.0.0.1:0", "TROUPE_ZMQ_ADDR=tcp://127.0.0.1:*", "TROUPE_LOG_LEVEL=info",
                          "TROUPE_JWT_SECRET=cli-test-secret-cli-test-secret-0123456789", NULL};
     proc_t p;
     spawn_troupe(&p, ARGS("run"), env);

@@ -17,6 +17,7 @@
 
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "body.h"
 #include "tr.h"
 
 typedef struct http_config {
@@ -40,5 +41,15 @@ extern const tr_behaviour_t http_behaviour; /* arg: const http_config_t * */
 
 /* True if addr's host is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool http_addr_is_loopback(const char *addr);
+
+/* HTTP status of an error code from the store (ENOPROC = 404, ...). */
+int http_store_status(const char *code);
+
+/* The API's JSON body rules, shared by every way in (the HTTP routes and the
+ * ZeroMQ gateway), so a field means the same thing on both. */
+extern const field_rule_t http_register_rules[], http_login_rules[], http_refresh_rules[], http_search_rules[],
+    http_task_rules[];
+extern const size_t http_register_rules_n, http_login_rules_n, http_refresh_rules_n, http_search_rules_n,
+    http_task_rules_n;
 
 #endif

@@ -4,18 +4,21 @@
 
 #include <string.h>
 
-static const field_rule_t register_rules[] = {
+const field_rule_t http_register_rules[] = {
     {"email", F_STRING, true, 6, 254, FMT_EMAIL},
     {"password", F_STRING, true, 1, 256, FMT_NONE},
     {"name", F_STRING, false, 0, 100, FMT_NONE},
 };
-static const field_rule_t login_rules[] = {
+const size_t http_register_rules_n = sizeof http_register_rules / sizeof http_register_rules[0];
+const field_rule_t http_login_rules[] = {
     {"email", F_STRING, true, 1, 254, FMT_NONE},
     {"password", F_STRING, true, 1, 256, FMT_NONE},
 };
-static const field_rule_t refresh_rules[] = {
+const size_t http_login_rules_n = sizeof http_login_rules / sizeof http_login_rules[0];
+const field_rule_t http_refresh_rules[] = {
     {"refresh_token", F_STRING, true, 10, 60, FMT_TOKEN},
 };
+const size_t http_refresh_rules_n = sizeof http_refresh_rules / sizeof http_refresh_rules[0];
 static const field_rule_t role_rules[] = {
     {"role", F_STRING, true, 4, 5, FMT_ROLE},
 };
@@ -58,10 +61,10 @@ static void do_set_role(req_t *r)
 #define RULES(x) x, sizeof x / sizeof x[0]
 
 const route_t http_auth_routes[] = {
-    {"POST", "/v1/auth/register", RC_AUTH, false, false, RULES(register_rules), 201, do_register, "auth_register", 0},
-    {"POST", "/v1/auth/login", RC_AUTH, false, false, RULES(login_rules), 200, do_login, "auth_login", 0},
-    {"POST", "/v1/auth/refresh", RC_AUTH, false, false, RULES(refresh_rules), 200, do_refresh, "auth_refresh", 0},
-    {"POST", "/v1/auth/logout", RC_API, true, false, RULES(refresh_rules), 204, do_logout, "auth_logout", 0},
+    {"POST", "/v1/auth/register", RC_AUTH, false, false, RULES(http_register_rules), 201, do_register, "auth_register", 0},
+    {"POST", "/v1/auth/login", RC_AUTH, false, false, RULES(http_login_rules), 200, do_login, "auth_login", 0},
+    {"POST", "/v1/auth/refresh", RC_AUTH, false, false, RULES(http_refresh_rules), 200, do_refresh, "auth_refresh", 0},
+    {"POST", "/v1/auth/logout", RC_API, true, false, RULES(http_refresh_rules), 204, do_logout, "auth_logout", 0},
     {"GET", "/v1/auth/me", RC_API, true, false, NULL, 0, 200, do_me, "auth_me", 0},
     {"PUT", "/v1/admin/users/{id}/role", RC_API, true, true, RULES(role_rules), 200, do_set_role, "admin_set_role", 0},
 };

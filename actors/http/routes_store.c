@@ -16,16 +16,17 @@
 
 #define UPLOAD_MAX (16u * 1024 * 1024) /* the store enforces its own, smaller limit */
 
-static const field_rule_t search_rules[] = {
+const field_rule_t http_search_rules[] = {
     {"query", F_STRING, true, 1, 2000, FMT_NONE},
     {"k", F_INT, false, 1, 100, FMT_NONE},
     {"mode", F_STRING, false, 5, 7, FMT_NONE},
     {"filter", F_OBJECT, false, 0, 0, FMT_NONE},
     {"all_owners", F_BOOL, false, 0, 0, FMT_NONE},
 };
+const size_t http_search_rules_n = sizeof http_search_rules / sizeof http_search_rules[0];
 
 /* The store's own codes: ENOPROC there means "no such document". */
-static int store_status(const char *code)
+int http_store_status(const char *code)
 {
     if (strcmp(code, "ENOPROC") == 0)
         return 404;
@@ -114,7 +115,7 @@ static void put(req_t *r, const char *title, const char *ctype, const char *meta
         char code[32], m[256];
         tr_error_parse(&rep.msg, code, sizeof code, m, sizeof m);
         tr_reply_close(&rep);
-        http_reply_error(r, store_status(code), code, m);
+        http_reply_error(r, http_store_status(code), code, m);
         return;
     }
     if (rc) {
@@ -205,7 +206,7 @@ static void upload(req_t *r)
 
 static void forward_store(req_t *r, const char *to, const char *type)
 {
-    r->status_of = store_status;
+    r->status_of = http_store_status;
     http_forward(r, to, type, "owner", r->user.sub, "id", r->path_id, NULL);
 }
 
@@ -237,7 +238,7 @@ static void list(req_t *r)
     }
     r->json = json_pack("{s:I,s:I}", "offset", (json_int_t)offset, "limit", (json_int_t)limit);
     char rd[24];
-    r->status_of = store_status;
+    r->status_of = http_store_status;
     http_forward(r, reader(r, rd, sizeof rd), "store.list", "owner", r->user.sub, NULL);
 }
 
@@ -259,7 +260,7 @@ static void content(req_t *r)
         char code[32], m[256];
         tr_error_parse(&rep.msg, code, sizeof code, m, sizeof m);
         tr_reply_close(&rep);
-        http_reply_error(r, store_status(code), code, m);
+        http_reply_error(r, http_store_status(code), code, m);
         return;
     }
     if (rc) {
@@ -310,7 +311,7 @@ static void search(req_t *r)
     if (admin)
         json_object_set_new(r->json, "admin", json_true()); /* the bridge vouches for the role */
     char rd[24];
-    r->status_of = store_status;
+    r->status_of = http_store_status;
     http_forward(r, reader(r, rd, sizeof rd), "store.search", "owner", r->user.sub, NULL);
 }
 
@@ -322,6 +323,6 @@ const route_t http_store_routes[] = {
     {"GET", "/v1/documents/{id}", RC_API, true, false, NULL, 0, 200, get, "documents_get", 0},
     {"GET", "/v1/documents/{id}/content", RC_API, true, false, NULL, 0, 200, content, "documents_content", 0},
     {"DELETE", "/v1/documents/{id}", RC_API, true, false, NULL, 0, 200, del, "documents_delete", 0},
-    {"POST", "/v1/search", RC_API, true, false, RULES(search_rules), 200, search, "search", 0},
+    {"POST", "/v1/search", RC_API, true, false, RULES(http_search_rules), 200, search, "search", 0},
 };
 const size_t http_store_routes_count = sizeof http_store_routes / sizeof http_store_routes[0];

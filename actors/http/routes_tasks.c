@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const field_rule_t task_rules[] = {
+const field_rule_t http_task_rules[] = {
     {"agent", F_STRING, true, 1, 32, FMT_NONE},
     {"input", F_STRING, true, 1, 100000, FMT_NONE},
     {"document_ids", F_ARRAY, false, 0, 50, FMT_NONE},
 };
+const size_t http_task_rules_n = sizeof http_task_rules / sizeof http_task_rules[0];
 static const field_rule_t model_rules[] = {
     {"model", F_STRING, true, 1, 128, FMT_NONE},
 };
@@ -257,7 +258,7 @@ static void events(req_t *r)
 #define RULES(x) x, sizeof x / sizeof x[0]
 
 const route_t http_task_routes[] = {
-    {"POST", "/v1/tasks", RC_API, true, false, RULES(task_rules), 202, create, "tasks_create", 0},
+    {"POST", "/v1/tasks", RC_API, true, false, RULES(http_task_rules), 202, create, "tasks_create", 0},
     {"GET", "/v1/tasks", RC_API, true, false, NULL, 0, 200, list, "tasks_list", 0},
     {"GET", "/v1/tasks/{id}", RC_API, true, false, NULL, 0, 200, get, "tasks_get", 0},
     {"POST", "/v1/tasks/{id}/cancel", RC_API, true, false, NULL, 0, 200, cancel, "tasks_cancel", 0},

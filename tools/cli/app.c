@@ -98,6 +98,13 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     h->burst_auth = (int)tr_config_int(cfg, "rate_auth_burst");
     h->metrics_token = tr_config_str(cfg, "metrics_token");
     h->trace_sample_percent = (int)tr_config_int(cfg, "trace_sample_percent");
+    gateway_config_t *gw = &app->gateway;
+    gw->addr = tr_config_str(cfg, "zmq_addr");
+    gw->curve_secret = tr_config_str(cfg, "zmq_curve_secret");
+    gw->max_inflight = (int)tr_config_int(cfg, "zmq_max_inflight");
+    gw->http = h;
+    if (gateway_config_check(gw, err, errcap))
+        return TR_ECONFIG;
 
     llm_config_t *l = &app->llm;
     l->url = tr_config_str(cfg, "llm_url");
@@ -186,6 +193,9 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
         .name = "tasks.sup", .behaviour = &tr_supervisor_behaviour, .arg = &app->tasks_sup, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
         .name = "health", .behaviour = &health_behaviour, .arg = &app->health, .restart = TR_PERMANENT};
+    if (*app->gateway.addr)
+        app->children[n++] = (tr_child_spec_t){
+            .name = "gateway", .behaviour = &gateway_behaviour, .arg = &app->gateway, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){.name = "http",
                                            .behaviour = &http_behaviour,
                                            .arg = &app->http,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 #include <time.h>
 
 extern char **environ;
@@ -27,6 +28,7 @@ static void usage(FILE *out)
                  "  version       print the version\n"
                  "  config        print the effective configuration and where each value came from\n"
                  "  env-example   print the .env.example text (every TROUPE_* variable)\n"
+                 "  zmq-keys      make a CURVE key pair for the ZeroMQ gateway (secret: server, public: clients)\n"
                  "  help          this text (also --help, -h)\n\n"
                  "configuration: config/troupe.conf (or --config / TROUPE_CONFIG), then TROUPE_* variables.\n",
             TROUPE_VERSION);
@@ -253,6 +255,19 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "env-example") == 0) {
         troupe_settings_env_example(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "zmq-keys") == 0) {
+        char pub[41], sec[41];
+        if (zmq_curve_keypair(pub, sec)) {
+            fprintf(stderr, "troupe: this libzmq cannot make CURVE keys: %s\n", zmq_strerror(zmq_errno()));
+            return 1;
+        }
+        printf("# the server's secret: into the env file, never into a config file or the repository\n"
+               "TROUPE_ZMQ_CURVE_SECRET='%s'\n"
+               "# the server's public key: give it to clients (ZMQ_CURVE_SERVERKEY)\n"
+               "public key: %s\n",
+               sec, pub);
         return 0;
     }
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "config") != 0 && strcmp(cmd, "migrate") != 0 &&
