@@ -4,7 +4,8 @@
 #   tools/pg.sh start    init (first time) and start; prints nothing else
 #   tools/pg.sh stop     stop cleanly (fast shutdown)
 #   tools/pg.sh status   running or not
-#   tools/pg.sh url      the connection URL (postgresql://...)
+#   tools/pg.sh url [DB] the connection URL (postgresql://...; DB default troupe)
+#   tools/pg.sh createdb DB / dropdb DB   a scratch database (make test uses one per run)
 #
 # Data lives in $TROUPE_PG_DIR (default .troupe/pg), listens on 127.0.0.1 only,
 # port $TROUPE_PG_PORT (default 54329), password auth with a generated
@@ -38,7 +39,13 @@ log=$meta/pg.log
 pg() { "${runas[@]}" "$@"; }
 
 url() {
-  printf 'postgresql://troupe:%s@127.0.0.1:%s/troupe\n' "$(cat "$pwfile")" "$port"
+  printf 'postgresql://troupe:%s@127.0.0.1:%s/%s\n' "$(cat "$pwfile")" "$port" "${1:-troupe}"
+}
+
+sql() { PGPASSWORD=$(cat "$pwfile") psql -h 127.0.0.1 -p "$port" -U troupe -d postgres -v ON_ERROR_STOP=1 -Atqc "$1"; }
+
+dbname_ok() {
+  [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || { echo "pg.sh: database names are [a-z_][a-z0-9_]* (got '$1')" >&2; exit 64; }
 }
 
 init() {
@@ -92,8 +99,17 @@ case "$cmd" in
     ;;
   url)
     [ -f "$pwfile" ] || { echo "pg.sh: not initialised (tools/pg.sh start)" >&2; exit 1; }
-    url
+    [ -z "${2:-}" ] || dbname_ok "$2"
+    url "${2:-}"
+    ;;
+  createdb)
+    dbname_ok "${2:-}"
+    sql "create database $2" >/dev/null
+    ;;
+  dropdb)
+    dbname_ok "${2:-}"
+    sql "drop database if exists $2 with (force)" >/dev/null
     ;;
   *)
-    echo "usage: tools/pg.sh start|stop|status|url" >&2; exit 64 ;;
+    echo "usage: tools/pg.sh start|stop|status|url [DB]|createdb DB|dropdb DB" >&2; exit 64 ;;
 esac
