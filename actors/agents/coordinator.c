@@ -75,7 +75,7 @@ static int send_part(tr_actor_t *self, co_t *c, job_t *j, part_t *p)
     p->corr = ++c->next_corr;
     p->attempts++;
     tr_send_opts_t o = {0};
-    o.reply_to = "coordinator";
+    o.reply_to = tr_self_name(self); /* this instance: coordinator, coordinator.1, ... */
     o.corr = p->corr;
     o.deadline_ms = j->reply.deadline_ms;
     o.no_inherit = true;
