@@ -34,8 +34,8 @@ const char *agent_classify(const char *input, bool has_docs)
     static const char *const doc_words[] = {"according to", "in my doc", "in the doc", "my notes", "my files",
                                             "what does", "what is", "how does", "how do", "why ", "where ",
                                             "when ", "which ", "who ", "explain", "?", NULL};
-    if (agent_split(input)) {
-        json_t *parts = agent_split(input);
+    json_t *parts = agent_split(input);
+    if (parts) {
         json_decref(parts);
         return "coordinator";
     }
