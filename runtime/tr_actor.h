@@ -109,6 +109,10 @@ int tr_system_new(const tr_system_opts_t *opts, tr_system_t **out);
 void tr_system_destroy(tr_system_t **self_p);
 tr_metrics_t *tr_system_metrics(tr_system_t *sys);
 const char *tr_system_node(tr_system_t *sys);
+/* Names the local actor that carries messages to other nodes: a send to
+ * "name@node" (node not this one) is delivered to it, envelope unchanged
+ * ("to" keeps the node). NULL or "" = none (such sends fail TR_ENOPROC). */
+void tr_system_set_router(tr_system_t *sys, const char *name);
 /* Number of live actors (including the runtime's own). */
 int tr_system_actor_count(tr_system_t *sys);
 /* Releases the calling non-actor thread's sockets (see header comment). */
@@ -192,6 +196,10 @@ typedef struct tr_send_opts {
  * dead letter): TR_ENOPROC, TR_EFULL, TR_ETIMEDOUT, TR_EINVAL, TR_ETOOBIG.
  * `to` is "name", "name@node" (this node only until the cluster lands). */
 int tr_send(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len);
+/* Delivers an envelope that came from another node to the local actor its
+ * "to" names ("name@<this node>"), keeping its id, from, reply_to, corr,
+ * deadline and trace context. TR_EINVAL for any other node. */
+int tr_forward(tr_system_t *sys, const tr_msg_t *msg);
 int tr_send_ex(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len,
                const tr_send_opts_t *opts);
 /* Same, addressed by pid (skips the name lookup). */

@@ -85,6 +85,7 @@ struct tr_system {
     void *zctx;
     tr_system_opts_t opts;
     char node[64];
+    char router[TR_NAME_MAX]; /* the actor carrying messages to other nodes; "" = none */
     pthread_mutex_t mu;
     pthread_cond_t ended; /* broadcast when an actor finishes or inits */
     tr_actor_t **chunks;

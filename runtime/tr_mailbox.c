@@ -470,6 +470,21 @@ static int send_addr(tr_system_t *sys, const char *to, tr_pid_t known, tr_envelo
         return TR_ENOMEM;
     if (!env->id)
         env->id = next_id(c);
+    const char *at = known ? NULL : strchr(to, '@');
+    if (at && strcmp(at + 1, sys->node) != 0) {
+        /* another node's actor: the envelope, "to" and all, goes to the
+         * actor that links the nodes (tr_system_set_router) */
+        char router[TR_NAME_MAX];
+        pthread_mutex_lock(&sys->mu);
+        snprintf(router, sizeof router, "%s", sys->router);
+        pthread_mutex_unlock(&sys->mu);
+        if (!router[0]) {
+            if (wait_ms != TR_WAIT_CONTROL)
+                tr__dead_letter(sys, NULL, DL_NOPROC, env);
+            return TR_ENOPROC;
+        }
+        to = router;
+    }
     centry_t *e;
     int rc = cache_target(c, to, known, &e);
     if (rc) {
@@ -499,6 +514,19 @@ int tr_send_ex(tr_system_t *sys, const char *to, const char *type, const void *p
     tr_envelope_t env;
     tr__fill_out(sys, &env, type, payload, len, opts);
     env.to = tr_str(to);
+    return send_addr(sys, to, 0, &env, -1);
+}
+
+int tr_forward(tr_system_t *sys, const tr_msg_t *msg)
+{
+    if (!sys || !msg || !msg->to.len || msg->to.len >= TR_NAME_MAX)
+        return TR_EINVAL;
+    char to[TR_NAME_MAX];
+    tr_str_copy(msg->to, to, sizeof to);
+    const char *at = strchr(to, '@');
+    if (!at || strcmp(at + 1, sys->node) != 0)
+        return TR_EINVAL; /* only for this node's actors: no forwarding loops */
+    tr_envelope_t env = *msg;
     return send_addr(sys, to, 0, &env, -1);
 }
 

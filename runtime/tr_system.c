@@ -225,6 +225,12 @@ int tr__resolve(tr_system_t *sys, const char *to, tr_pid_t *pid)
 {
     if (!to || !*to)
         return TR_EINVAL;
+    char lbuf[TR_NAME_MAX];
+    if (to[0] == '#' && strchr(to, '@')) { /* a pid address qualified with this node */
+        to = local_part(sys, to, lbuf, sizeof lbuf);
+        if (!to)
+            return TR_ENOPROC;
+    }
     if (to[0] == '#') { /* "#<index>.<gen>" direct pid address */
         unsigned idx, gen;
         char tail;
@@ -555,6 +561,13 @@ void tr_system_destroy(tr_system_t **self_p)
 tr_metrics_t *tr_system_metrics(tr_system_t *sys)
 {
     return sys->metrics;
+}
+
+void tr_system_set_router(tr_system_t *sys, const char *name)
+{
+    pthread_mutex_lock(&sys->mu);
+    snprintf(sys->router, sizeof sys->router, "%s", name ? name : "");
+    pthread_mutex_unlock(&sys->mu);
 }
 
 const char *tr_system_node(tr_system_t *sys)

@@ -105,6 +105,13 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     gw->http = h;
     if (gateway_config_check(gw, err, errcap))
         return TR_ECONFIG;
+    cluster_config_t *cl = &app->cluster;
+    cl->addr = tr_config_str(cfg, "cluster_addr");
+    cl->peers = tr_config_str(cfg, "cluster_peers");
+    cl->secret = tr_config_str(cfg, "cluster_secret");
+    cl->heartbeat_ms = (int)tr_config_int(cfg, "cluster_heartbeat_ms");
+    if (cluster_config_check(cl, err, errcap))
+        return TR_ECONFIG;
 
     llm_config_t *l = &app->llm;
     l->url = tr_config_str(cfg, "llm_url");
@@ -180,6 +187,9 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     app->children[1] = (tr_child_spec_t){
         .name = "auth", .behaviour = &tr_supervisor_behaviour, .arg = &app->auth_sup, .restart = TR_PERMANENT};
     size_t n = 2;
+    if (*app->cluster.addr) /* early: what starts after it can reach other nodes */
+        app->children[n++] = (tr_child_spec_t){
+            .name = "cluster", .behaviour = &cluster_behaviour, .arg = &app->cluster, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){
         .name = "otel", .behaviour = &otel_behaviour, .arg = &app->otel, .restart = TR_PERMANENT};
     app->children[n++] = (tr_child_spec_t){

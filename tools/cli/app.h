@@ -8,6 +8,7 @@
 
 #include "agents/agent.h"
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "gateway/gateway.h"
 #include "health/health.h"
 #include "http/http.h"
@@ -25,6 +26,7 @@ typedef struct app {
     auth_config_t auth;
     http_config_t http;
     gateway_config_t gateway;
+    cluster_config_t cluster;
     llm_config_t llm;
     tasks_config_t tasks;
     agents_config_t agents;
@@ -34,7 +36,7 @@ typedef struct app {
     store_config_t store_cfg;
     store_t *store;
     tr_sup_spec_t auth_sup, llm_sup, agents_sup, tasks_sup;
-    tr_child_spec_t children[13];
+    tr_child_spec_t children[14];
     tr_sup_spec_t root;
     tr_pid_t root_pid;
 } app_t;
