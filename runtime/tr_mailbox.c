@@ -471,10 +471,10 @@ static int send_addr(tr_system_t *sys, const char *to, tr_pid_t known, tr_envelo
     if (!env->id)
         env->id = next_id(c);
     const char *at = known ? NULL : strchr(to, '@');
+    char router[TR_NAME_MAX];
     if (at && strcmp(at + 1, sys->node) != 0) {
         /* another node's actor: the envelope, "to" and all, goes to the
          * actor that links the nodes (tr_system_set_router) */
-        char router[TR_NAME_MAX];
         pthread_mutex_lock(&sys->mu);
         snprintf(router, sizeof router, "%s", sys->router);
         pthread_mutex_unlock(&sys->mu);
