@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libczmq-dev libzmq3-dev liblmdb-dev libmsgpack-dev libjwt-dev libcurl4-openssl-dev libssl-dev
       libpq-dev libcriterion-dev libmicrohttpd-dev libjansson-dev libsodium-dev
-      postgresql gcovr python3 python3-yaml curl cppcheck flawfinder prometheus)
+      postgresql gcovr python3 python3-yaml python3-msgpack python3-zmq curl cppcheck flawfinder prometheus)
 # benchmarks only (make bench): anchors and load generators
 BENCH_PKGS=(wrk nginx-light python3-zmq python3-hnswlib)
 
