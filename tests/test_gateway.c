@@ -358,3 +358,28 @@ Test(gateway, curve_keys_are_required_off_loopback_and_work)
     zmq_close(p);
     cr_assert_eq(tr_stop(g_s.sys, pid, NULL, 10000), 0);
 }
+
+Test(gateway, rate_limits_per_address_and_per_user_as_over_http)
+{
+    th_start(&g_s, "rate_user_per_s", "1", "rate_user_burst", "3", NULL);
+    char ep[256];
+    cr_assert_eq(gateway_endpoint(g_s.sys, ep, sizeof ep), 0);
+    g_sock = client(ZMQ_DEALER, ep);
+    char *tok = sign_up("r"); /* auth.me once inside */
+    int limited = 0;
+    for (int i = 0; i < 6; i++) {
+        json_t *j;
+        send_req(g_sock, "auth.me", 900 + i, tok, NULL);
+        j = recv_json(g_sock);
+        if (json_integer_value(json_object_get(j, "status")) == 429) {
+            limited++;
+            cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "rate_limited");
+            cr_assert_geq(json_integer_value(json_object_get(json_object_get(j, "error"), "retry_after")), 1);
+        }
+        json_decref(j);
+    }
+    cr_assert_geq(limited, 2, "the user's bucket (burst 3) ran out");
+    for (int i = 0; i < 20; i++) /* health is exempt */
+        json_decref(call("health", NULL, NULL, 200));
+    free(tok);
+}

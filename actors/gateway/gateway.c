@@ -37,7 +37,7 @@ typedef struct gw {
     size_t npend, cap;
     uint64_t next_corr;
     unsigned rr;
-    ratelimit_t *rl_ip, *rl_auth;
+    ratelimit_t *rl_ip, *rl_auth, *rl_user;
     tj_cache_t *tokens;
     tr_metric_t *m_inflight;
 } gw_t;
@@ -100,13 +100,18 @@ static void send_frames(gw_t *g, const uint8_t *ident, size_t ident_len, bool de
     zmq_send(g->router, body, len, ZMQ_DONTWAIT);
 }
 
-static void count(gw_t *g, const char *op, int status)
+static void count_as(gw_t *g, const char *op, int status, uint64_t n)
 {
     char labels[128];
     snprintf(labels, sizeof labels, "op=\"%s\",status=\"%d\"", op ? op : "invalid", status);
-    tr_counter_inc(tr_metrics_counter(tr_system_metrics(g->sys), "troupe_gateway_requests_total",
-                                      "ZeroMQ gateway requests by operation and status", labels));
+    tr_counter_add(tr_metrics_counter(tr_system_metrics(g->sys), "troupe_gateway_requests_total",
+                                      "ZeroMQ gateway requests by operation and status", labels),
+                   n);
 }
+
+static void count(gw_t *g, const char *op, int status) { count_as(g, op, status, 1); }
+
+static int success_status(const gw_op_t *op);
 
 static void answer_error(gw_t *g, const uint8_t *ident, size_t ident_len, bool delim, const uint8_t *id,
                          size_t id_len, const char *op, int status, const char *code, const char *message,
@@ -306,16 +311,20 @@ static void serve(gw_t *g, const uint8_t *ident, size_t ident_len, bool delim, c
         return;
     }
     op = q->op->name;
-    rl_result_t rl;
-    rl_take(q->op->target == GW_AUTH && !q->op->token ? g->rl_auth : g->rl_ip, peer, tr_mono_ns(), &rl);
+    /* the HTTP bridge's limits: per address (the auth bucket for sign-up,
+     * login and refresh), then per user once the token says who; health is
+     * exempt, like GET /health */
+    rl_result_t rl = {.allowed = true};
+    if (q->op->target != GW_LOCAL)
+        rl_take(q->op->target == GW_AUTH && !q->op->token ? g->rl_auth : g->rl_ip, peer, tr_mono_ns(), &rl);
     tj_claims_t user;
     memset(&user, 0, sizeof user);
     int status = 0;
     const char *code = NULL, *why = NULL;
     if (!rl.allowed) {
         status = 429;
-        code = FAIL_THROTTLED;
-        why = "too many requests from this address";
+        code = "rate_limited";
+        why = "too many requests; slow down";
     } else if (q->op->token && !g->cfg->http->auth_enabled) {
         snprintf(user.sub, sizeof user.sub, "00000000-0000-0000-0000-000000000000");
         snprintf(user.role, sizeof user.role, "admin");
@@ -327,6 +336,14 @@ static void serve(gw_t *g, const uint8_t *ident, size_t ident_len, bool delim, c
             status = 401;
             code = FAIL_UNAUTHORIZED;
             why = q->token[0] ? tj_strerror(rc) : "an access token is required";
+        }
+    }
+    if (!status && q->op->token && user.sub[0]) {
+        rl_take(g->rl_user, user.sub, tr_mono_ns(), &rl);
+        if (!rl.allowed) {
+            status = 429;
+            code = "rate_limited";
+            why = "too many requests; slow down";
         }
     }
     if (!status)
@@ -448,10 +465,11 @@ static int g_init(tr_actor_t *self, void *arg, void **state)
     const http_config_t *h = cfg->http;
     g->rl_ip = rl_new(h->rate_ip, h->burst_ip);
     g->rl_auth = rl_new(h->rate_auth, h->burst_auth);
+    g->rl_user = rl_new(h->rate_user, h->burst_user);
     g->tokens = tj_cache_new();
     g->ctx = zmq_ctx_new();
     g->router = g->ctx ? zmq_socket(g->ctx, ZMQ_ROUTER) : NULL;
-    int rc = (!g->rl_ip || !g->rl_auth || !g->tokens || !g->router) ? TR_ENOMEM : 0;
+    int rc = (!g->rl_ip || !g->rl_auth || !g->rl_user || !g->tokens || !g->router) ? TR_ENOMEM : 0;
     if (!rc) {
         int one = 1, zero = 0, hwm = 10000;
         int64_t maxmsg = 16 * 1024 * 1024 + 4096;
@@ -478,12 +496,15 @@ static int g_init(tr_actor_t *self, void *arg, void **state)
             zmq_ctx_term(g->ctx);
         rl_destroy(&g->rl_ip);
         rl_destroy(&g->rl_auth);
+        rl_destroy(&g->rl_user);
         tj_cache_destroy(&g->tokens);
         free(g);
         return rc;
     }
     g->m_inflight = tr_metrics_gauge(tr_system_metrics(g->sys), "troupe_gateway_inflight",
                                      "ZeroMQ gateway requests waiting for an answer", NULL);
+    for (const gw_op_t *op = gw_ops; op->name; op++) /* every op's success series exists from the start, at 0 */
+        count_as(g, op->name, success_status(op), 0);
     tr_logkv(TR_LOG_INFO, "ZeroMQ gateway listening", "endpoint", g->endpoint, "curve",
              cfg->curve_secret && *cfg->curve_secret ? "on" : "off (loopback)", NULL);
     *state = g;
@@ -500,6 +521,7 @@ static void g_terminate(tr_actor_t *self, void *state, const char *reason)
     zmq_ctx_term(g->ctx);
     rl_destroy(&g->rl_ip);
     rl_destroy(&g->rl_auth);
+    rl_destroy(&g->rl_user);
     tj_cache_destroy(&g->tokens);
     free(g->pend);
     free(g);

@@ -399,6 +399,15 @@ def http():
         ("sum by (route) (rate(troupe_http_requests_total{%s}[5m]))" % sel, ""),
         ("route:troupe_http_5xx:ratio_rate5m", ""),
         ('route:troupe_http_request_duration_seconds:quantile_rate5m{quantile="0.95"}', "")], w=24, h=8)
+    b.row("ZeroMQ gateway and cluster")
+    b.timeseries("ZeroMQ gateway requests/s by operation and status",
+                 [("sum by (op, status) (rate(troupe_gateway_requests_total{%s}[5m]))" % INST, "{{op}} {{status}}")],
+                 unit="reqps", w=8)
+    b.timeseries("ZeroMQ gateway requests waiting", [("sum(troupe_gateway_inflight{%s})" % INST, "in flight")], w=8)
+    b.timeseries("cluster peers up, messages between nodes", [
+        ("troupe_cluster_peer_up{%s}" % INST, "up {{peer}}"),
+        ("sum by (direction) (rate(troupe_cluster_messages_total{%s}[5m]))" % INST, "msgs/s {{direction}}"),
+        ("rate(troupe_cluster_refused_total{%s}[5m])" % INST, "refused/s")], w=8)
     return b
 
 
