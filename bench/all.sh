@@ -8,6 +8,7 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 status=0
 run() { echo "# $*" >&2; "$@" || { echo "# failed: $*" >&2; status=1; }; }
 run "$root/bench/run.sh" "$build"           # runtime vs raw ZeroMQ
+run "$build/bench_cluster"                   # two nodes over tcp vs raw DEALER/ROUTER
 run "$build/bench_llm"                       # LLM gateway overhead vs direct libcurl
 run "$root/bench/store.sh" "$build"          # ANN vs hnswlib, ingest, retrieval quality
 run "$root/bench/http.sh" "$build"           # /health vs nginx, /v1/auth/me latency
