@@ -30,8 +30,10 @@ static bool ip_is_loopback(const char *ip)
 }
 
 static void metrics(req_t *r);
+static void openapi(req_t *r);
 
 static const route_t core_routes[] = {
+    {"GET", "/openapi.yaml", RC_PUBLIC, false, false, NULL, 0, 200, openapi, "openapi", 0},
     {"GET", "/health", RC_PUBLIC, false, false, NULL, 0, 200, health, "health", 0},
     {"GET", "/ready", RC_PUBLIC, false, false, NULL, 0, 200, ready, "ready", 0},
     {"GET", "/metrics", RC_PUBLIC, false, false, NULL, 0, 200, metrics, "metrics", 0},
@@ -315,6 +317,18 @@ static void ready(req_t *r)
                     json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "status", ok ? "ready" : "not_ready", "checks", "database",
                               db, "store", st, "llm_breaker", breaker, "http",
                               atomic_load(&r->b->draining) ? "draining" : "up"));
+}
+
+/* The API's description (docs/openapi.yaml, embedded at build time). */
+extern const unsigned char troupe_openapi[];
+extern const size_t troupe_openapi_len;
+
+static void openapi(req_t *r)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(troupe_openapi_len, (void *)troupe_openapi, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Content-Type", "application/yaml; charset=utf-8");
+    http_queue_response(r, 200, resp);
 }
 
 /* Prometheus scrape: with a metrics_token, the scraper must present it;
