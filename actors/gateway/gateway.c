@@ -113,22 +113,38 @@ static void count(gw_t *g, const char *op, int status) { count_as(g, op, status,
 
 static int success_status(const gw_op_t *op);
 
+/* The answer map's common part: {id?, ok, status, <key>: ...}; the caller
+ * writes the value of `key`. */
+static void answer_head(tr_mpw_t *w, const uint8_t *id, size_t id_len, bool ok, int status, const char *key)
+{
+    tr_mpw_init(w);
+    tr_mpw_map(w, (uint32_t)(3 + (id_len ? 1 : 0)));
+    if (id_len) {
+        tr_mpw_cstr(w, "id");
+        tr_mpw_raw(w, id, id_len);
+    }
+    tr_mpw_cstr(w, "ok");
+    tr_mpw_bool(w, ok);
+    tr_mpw_cstr(w, "status");
+    tr_mpw_int(w, status);
+    tr_mpw_cstr(w, key);
+}
+
+static void answer_send(gw_t *g, tr_mpw_t *w, const uint8_t *ident, size_t ident_len, bool delim, const char *op,
+                        int status)
+{
+    if (!w->err)
+        send_frames(g, ident, ident_len, delim, w->buf, w->len);
+    tr_mpw_free(w);
+    count(g, op, status);
+}
+
 static void answer_error(gw_t *g, const uint8_t *ident, size_t ident_len, bool delim, const uint8_t *id,
                          size_t id_len, const char *op, int status, const char *code, const char *message,
                          int retry_after)
 {
     tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, (uint32_t)(3 + (id_len ? 1 : 0)));
-    if (id_len) {
-        tr_mpw_cstr(&w, "id");
-        tr_mpw_raw(&w, id, id_len);
-    }
-    tr_mpw_cstr(&w, "ok");
-    tr_mpw_bool(&w, false);
-    tr_mpw_cstr(&w, "status");
-    tr_mpw_int(&w, status);
-    tr_mpw_cstr(&w, "error");
+    answer_head(&w, id, id_len, false, status, "error");
     tr_mpw_map(&w, retry_after > 0 ? 3 : 2);
     tr_mpw_cstr(&w, "code");
     tr_mpw_cstr(&w, code);
@@ -138,35 +154,19 @@ static void answer_error(gw_t *g, const uint8_t *ident, size_t ident_len, bool d
         tr_mpw_cstr(&w, "retry_after");
         tr_mpw_int(&w, retry_after);
     }
-    if (!w.err)
-        send_frames(g, ident, ident_len, delim, w.buf, w.len);
-    tr_mpw_free(&w);
-    count(g, op, status);
+    answer_send(g, &w, ident, ident_len, delim, op, status);
 }
 
 static void answer_ok(gw_t *g, const uint8_t *ident, size_t ident_len, bool delim, const uint8_t *id, size_t id_len,
                       const char *op, int status, const void *result, size_t result_len)
 {
     tr_mpw_t w;
-    tr_mpw_init(&w);
-    tr_mpw_map(&w, (uint32_t)(3 + (id_len ? 1 : 0)));
-    if (id_len) {
-        tr_mpw_cstr(&w, "id");
-        tr_mpw_raw(&w, id, id_len);
-    }
-    tr_mpw_cstr(&w, "ok");
-    tr_mpw_bool(&w, true);
-    tr_mpw_cstr(&w, "status");
-    tr_mpw_int(&w, status);
-    tr_mpw_cstr(&w, "result");
+    answer_head(&w, id, id_len, true, status, "result");
     if (result_len)
         tr_mpw_raw(&w, result, result_len);
     else
         tr_mpw_map(&w, 0);
-    if (!w.err)
-        send_frames(g, ident, ident_len, delim, w.buf, w.len);
-    tr_mpw_free(&w);
-    count(g, op, status);
+    answer_send(g, &w, ident, ident_len, delim, op, status);
 }
 
 static int success_status(const gw_op_t *op)
