@@ -138,8 +138,11 @@ int store_backup(const char *data_dir, const char *dest, store_backup_info_t *in
         unlink(dest);
         return TR_ESYS;
     }
-    info->bytes = (uint64_t)sb.st_size;
-    return 0;
+    /* what the copy holds, from the copy: the server may have committed
+     * between the check above and the copy's own read transaction */
+    if ((trc = store_backup_inspect(dest, info, err, errcap)))
+        unlink(dest);
+    return trc;
 }
 
 int store_backup_inspect(const char *file, store_backup_info_t *info, char *err, size_t errcap)
