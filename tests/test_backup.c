@@ -686,3 +686,42 @@ Test(backup, copies_taken_during_writes_are_consistent, .timeout = 300)
     tu_rmrf(src);
     free(src);
 }
+
+/* Run as root (a restore with sudo) into the troupe user's data_dir: what
+ * the restore creates belongs to that user, or troupe could not open it. */
+Test(backup, root_restore_keeps_the_data_dir_owner)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    char *src = tu_tmpdir(), *dst = tu_tmpdir(), err[1024], file[600], stage[1400], aside[1400], p[1500];
+    fill_store(src, 2);
+    snprintf(file, sizeof file, "%s/copy.mdb", src);
+    store_backup_info_t info;
+    cr_assert_eq(store_backup(src, file, &info, err, sizeof err), 0, "%s", err);
+    uid_t uid = 65534; /* nobody */
+    gid_t gid = 65534;
+    cr_assert_eq(chown(dst, uid, gid), 0);
+    int lock;
+    cr_assert_eq(bk_lock_acquire(dst, &lock, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(store_restore_prepare(dst, file, stage, sizeof stage, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(store_restore_commit(dst, stage, aside, sizeof aside, err, sizeof err), 0, "%s", err);
+    bk_lock_release(&lock);
+    const char *made[] = {"troupe.lock", "store", "store/data.mdb", NULL};
+    for (int i = 0; made[i]; i++) {
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", dst, made[i]);
+        cr_assert_eq(stat(p, &sb), 0, "%s", p);
+        cr_assert_eq(sb.st_uid, uid, "%s belongs to uid %d", made[i], (int)sb.st_uid);
+    }
+    /* a backup by root of that store leaves its lock file to the owner too */
+    snprintf(file, sizeof file, "%s/copy2.mdb", src);
+    cr_assert_eq(store_backup(dst, file, &info, err, sizeof err), 0, "%s", err);
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/store/lock.mdb", dst);
+    cr_assert_eq(stat(p, &sb), 0);
+    cr_assert_eq(sb.st_uid, uid);
+    tu_rmrf(src);
+    tu_rmrf(dst);
+    free(src);
+    free(dst);
+}

@@ -46,6 +46,15 @@ int bk_lock_acquire(const char *data_dir, int *fd, char *err, size_t errcap)
         snprintf(err, errcap, "cannot open the lock file %s: %s", path, strerror(errno));
         return TR_ESYS;
     }
+    /* root (a restore) creating the lock file in the troupe user's data_dir:
+     * the file must stay usable by that user */
+    struct stat ds, fs;
+    if (geteuid() == 0 && stat(data_dir, &ds) == 0 && fstat(f, &fs) == 0 && ds.st_uid != fs.st_uid &&
+        fchown(f, ds.st_uid, ds.st_gid) != 0) {
+        snprintf(err, errcap, "cannot give %s to the owner of %s: %s", path, data_dir, strerror(errno));
+        close(f);
+        return TR_ESYS;
+    }
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         char pid[32] = "";

@@ -108,6 +108,19 @@ int store_backup(const char *data_dir, const char *dest, store_backup_info_t *in
         mdb_env_close(env);
         return TR_ESYS;
     }
+    /* root opening a store that belongs to the troupe user may just have
+     * created its lock file: hand it to the store's owner, or troupe could
+     * not open its own store afterwards */
+    char lockf[PATH_CAP + 16];
+    struct stat lb;
+    snprintf(lockf, sizeof lockf, "%s/lock.mdb", dir);
+    if (geteuid() == 0 && stat(lockf, &lb) == 0 && (lb.st_uid != sb.st_uid || lb.st_gid != sb.st_gid) &&
+        chown(lockf, sb.st_uid, sb.st_gid) != 0) {
+        snprintf(err, errcap, "cannot give %s to the store's owner (uid %ld): %s", lockf, (long)sb.st_uid,
+                 strerror(errno));
+        mdb_env_close(env);
+        return TR_ESYS;
+    }
     int trc = read_info(env, info, dir, err, errcap);
     if (trc) {
         mdb_env_close(env);
@@ -279,6 +292,15 @@ int store_restore_prepare(const char *data_dir, const char *file, char *stage, s
     int trc = copy_file(file, staged, err, errcap);
     if (!trc)
         trc = store_backup_inspect(staged, &info, err, errcap);
+    /* a restore run as root into a data_dir owned by the troupe user: the
+     * new store must be the troupe user's too, or troupe cannot open it */
+    struct stat db;
+    if (!trc && geteuid() == 0 && stat(data_dir, &db) == 0 && db.st_uid != 0 &&
+        (chown(stage, db.st_uid, db.st_gid) != 0 || chown(staged, db.st_uid, db.st_gid) != 0)) {
+        snprintf(err, errcap, "cannot give %s to the owner of %s (uid %ld): %s", stage, data_dir, (long)db.st_uid,
+                 strerror(errno));
+        trc = TR_ESYS;
+    }
     if (!trc && fsync_dir(stage) != 0) {
         snprintf(err, errcap, "cannot sync %s: %s", stage, strerror(errno));
         trc = TR_ESYS;
