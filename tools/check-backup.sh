@@ -74,6 +74,7 @@ cleanup() {
   stop_troupe
   [ -n "${burst_pid:-}" ] && kill "$burst_pid" 2>/dev/null || true
   dropdb --if-exists "$dbname" 2>/dev/null || true
+  dropdb --if-exists "${dbname}_dr" 2>/dev/null || true
   rm -rf "$tmp"
   return 0
 }
@@ -277,6 +278,32 @@ found=$(curl -s -XPOST "$base/v1/search" -H "Authorization: Bearer $tok" -H 'Con
   "$py" -c 'import json,sys; print(" ".join(r["document_id"] for r in json.load(sys.stdin).get("results", [])))')
 check "search finds document 1" grep -q "$doc1" <<<"$found"
 check "new uploads work" [ -n "$(upload after "$tmp/doc2.md")" ]
+
+step "disaster recovery: the backup into a new, empty database and data_dir"
+stop_troupe
+createdb "${dbname}_dr"
+t0=$(ms)
+TROUPE_DATABASE_URL=${db_url%/*}/${dbname}_dr TROUPE_DATA_DIR=$tmp/data-dr run_cli dr restore "$bk" --yes
+check "restore into nothing exits 0 ($(tail -n 1 "$tmp/err.dr"))" [ "$rc" = 0 ]
+echo "   restore into an empty database and data_dir: $(( $(ms) - t0 )) ms"
+saved_url=$TROUPE_DATABASE_URL saved_dir=$TROUPE_DATA_DIR
+export TROUPE_DATABASE_URL=${db_url%/*}/${dbname}_dr TROUPE_DATA_DIR=$tmp/data-dr
+start_troupe
+tok=$(login "$a_email")
+check "the user logs in on the new copy" [ -n "$tok" ]
+curl -s "$base/v1/documents/$doc1/content" -H "Authorization: Bearer $tok" -o "$tmp/doc1.dr"
+check "document 1 is there, identical" cmp -s "$tmp/doc1.md" "$tmp/doc1.dr"
+stop_troupe
+export TROUPE_DATABASE_URL=$saved_url TROUPE_DATA_DIR=$saved_dir
+dropdb --if-exists "${dbname}_dr" || true
+
+step "a database with newer migrations than the backup is refused"
+psql -d "$dbname" -qc "insert into schema_migrations (version, name) values (9999, 'from_the_future')"
+run_cli newerdb restore "$bk" --yes
+check "refused ($(grep -o 'is at migration 9999[^:]*' "$tmp/err.newerdb" | head -n 1))" grep -q "newer than the backup's" "$tmp/err.newerdb"
+psql -d "$dbname" -qc "delete from schema_migrations where version = 9999"
+start_troupe
+tok=$(login "$a_email")
 
 step "failures are reported, and nothing half-made is left"
 PATH=/nonexistent run_cli nopg backup "$tmp/nopg"

@@ -237,6 +237,19 @@ static void prune(const bk_config_t *c, const char *dir, int keep)
     free(names);
 }
 
+/* Why the database could not be read, with libpq's own reason when it is
+ * unreachable (redacted: it never quotes the password, but be sure). */
+static void describe_db_error(const char *url, const bk_pg_target_t *t, int rc, char *err, size_t errcap)
+{
+    char why[400] = "";
+    if (rc == TR_EUNAVAIL)
+        bk_pg_ping(url, t, why, sizeof why);
+    if (why[0])
+        snprintf(err, errcap, "database %s is unreachable: %s", t->display, why);
+    else
+        snprintf(err, errcap, "database %s: cannot read its migration version: %s", t->display, tr_strerror(rc));
+}
+
 int bk_backup(const bk_config_t *c, const char *dir, int keep, char *path, size_t pathcap, char *err, size_t errcap)
 {
     uint64_t t0 = tr_mono_ms();
@@ -275,6 +288,22 @@ int bk_backup(const bk_config_t *c, const char *dir, int keep, char *path, size_
     db_t *db = NULL;
     int rc;
 
+    /* the database must answer before anything is copied */
+    if ((rc = bk_pg_target_parse(c->database_url, &target, err, errcap)))
+        goto fail;
+    snprintf(m.database, sizeof m.database, "%s", target.dbname);
+    if (!(db = db_new(c->database_url))) {
+        snprintf(err, errcap, "out of memory");
+        rc = TR_ENOMEM;
+        goto fail;
+    }
+    int v1 = migrate_applied(db);
+    if (v1 < 0) {
+        describe_db_error(c->database_url, &target, v1, err, errcap);
+        rc = v1;
+        goto fail;
+    }
+
     /* the store first: every document in the copy has its owner in the dump */
     uint64_t t1 = tr_mono_ms();
     store_backup_info_t si;
@@ -310,20 +339,6 @@ int bk_backup(const bk_config_t *c, const char *dir, int keep, char *path, size_
 
     /* then the database */
     t1 = tr_mono_ms();
-    if ((rc = bk_pg_target_parse(c->database_url, &target, err, errcap)))
-        goto fail;
-    snprintf(m.database, sizeof m.database, "%s", target.dbname);
-    if (!(db = db_new(c->database_url))) {
-        snprintf(err, errcap, "out of memory");
-        rc = TR_ENOMEM;
-        goto fail;
-    }
-    int v1 = migrate_applied(db);
-    if (v1 < 0) {
-        snprintf(err, errcap, "database %s: cannot read its migration version: %s", target.display, tr_strerror(v1));
-        rc = v1;
-        goto fail;
-    }
     if (join(file, sizeof file, tmp, BK_DUMP_NAME) != 0) {
         snprintf(err, errcap, "backup directory path is too long");
         rc = TR_EINVAL;
@@ -469,8 +484,9 @@ int bk_restore(const bk_config_t *c, const char *dir, bool yes, char *err, size_
     int now = db ? migrate_applied(db) : TR_ENOMEM;
     db_destroy(&db);
     if (now < 0) {
-        snprintf(err, errcap, "database %s: cannot read its migration version: %s (nothing was changed)",
-                 target.display, tr_strerror(now));
+        char why[700];
+        describe_db_error(c->database_url, &target, now, why, sizeof why);
+        snprintf(err, errcap, "%s (nothing was changed)", why);
         rc = now;
         goto out;
     }

@@ -168,6 +168,31 @@ int bk_pg_target_parse(const char *url, bk_pg_target_t *t, char *err, size_t err
     return rc;
 }
 
+void bk_pg_ping(const char *url, const bk_pg_target_t *t, char *why, size_t cap)
+{
+    why[0] = '\0';
+    const char *keys[] = {"dbname", "connect_timeout", NULL};
+    const char *vals[] = {url, "5", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c && PQstatus(c) == CONNECTION_OK) {
+        PQfinish(c);
+        return;
+    }
+    snprintf(why, cap, "%s", c ? PQerrorMessage(c) : "out of memory");
+    PQfinish(c);
+    /* one line: newlines and tabs become single spaces */
+    size_t n = 0;
+    for (const char *p = why; *p; p++) {
+        bool space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (!space || (n > 0 && why[n - 1] != ' '))
+            why[n++] = space ? ' ' : *p;
+    }
+    why[n] = '\0';
+    while (n > 0 && why[n - 1] == ' ')
+        why[--n] = '\0';
+    bk_redact(why, t->password);
+}
+
 /* The parent's environment with PGPASSWORD replaced by the target's. */
 static char **child_env(const bk_pg_target_t *t, char **pw_entry)
 {

@@ -32,6 +32,10 @@ int bk_pg_dump(const bk_pg_target_t *t, const char *out, char *err, size_t errca
  * into the database: all or nothing. Errors as bk_pg_dump. */
 int bk_pg_restore(const bk_pg_target_t *t, const char *in, char *err, size_t errcap);
 
+/* Connects once to url and writes libpq's reason for failing into why
+ * (one line, the password redacted); "" if the connection works. */
+void bk_pg_ping(const char *url, const bk_pg_target_t *t, char *why, size_t cap);
+
 /* Replaces every occurrence of secret (if non-empty) in text with "***". */
 void bk_redact(char *text, const char *secret);
 
