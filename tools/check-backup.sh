@@ -63,11 +63,15 @@ db_url=$("$py" -c 'import sys, urllib.parse as p; u = p.urlsplit(sys.argv[1]); p
 
 tmp=$(mktemp -d /tmp/troupe-check-backup-XXXXXX)
 pid=""
-stop_troupe() {
+stops=0
+stop_troupe() { # a clean stop is exit 0 (under ASan: also no leak at exit)
   if [ -n "$pid" ]; then
     kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    local st=0
+    wait "$pid" 2>/dev/null || st=$?
     pid=""
+    stops=$((stops + 1))
+    [ "$st" = 0 ] || { echo "   FAIL: troupe run exited $st after SIGTERM" >&2; fails=$((fails + 1)); }
   fi
 }
 cleanup() {
@@ -335,6 +339,12 @@ else
 fi
 
 stop_troupe
+step "no sanitizer reports (an ASan build), every troupe run stopped cleanly ($stops)"
+if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$tmp"/err.* "$tmp/troupe.log" 2>/dev/null; then
+  bad "sanitizer reports in the files above"
+else
+  ok "none"
+fi
 if [ "$fails" -gt 0 ]; then
   echo "check-backup: $fails check(s) failed; troupe log:" >&2
   tail -n 30 "$tmp/troupe.log" >&2
