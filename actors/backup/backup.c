@@ -22,6 +22,7 @@
 #define PATH_CAP 1200
 #define PREFIX "troupe-backup-"
 
+static void say(const bk_config_t *c, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(const bk_config_t *c, const char *what, const char *fmt, ...)
 {
     if (!c->log)
@@ -29,7 +30,7 @@ static void say(const bk_config_t *c, const char *what, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fprintf(c->log, "%s: ", what);
-    vfprintf(c->log, fmt, ap);
+    vfprintf(c->log, fmt, ap); /* Flawfinder: ignore (printf-like: format attribute) */
     fputc('\n', c->log);
     va_end(ap);
     fflush(c->log);

@@ -28,6 +28,23 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+/* Makes path (not followed if a link) belong to uid:gid, through its
+ * descriptor so the file checked is the file changed. */
+static int give_to(const char *path, uid_t uid, gid_t gid)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int rc = fstat(fd, &st);
+    if (rc == 0 && (st.st_uid != uid || st.st_gid != gid))
+        rc = fchown(fd, uid, gid);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 /* What a store says about itself: layout version, embedder, sizes. The
  * environment is already open; the named databases are opened here. */
 static int read_info(MDB_env *env, store_backup_info_t *info, const char *what, char *err, size_t errcap)
@@ -112,10 +129,8 @@ int store_backup(const char *data_dir, const char *dest, store_backup_info_t *in
      * created its lock file: hand it to the store's owner, or troupe could
      * not open its own store afterwards */
     char lockf[PATH_CAP + 16];
-    struct stat lb;
     snprintf(lockf, sizeof lockf, "%s/lock.mdb", dir);
-    if (geteuid() == 0 && stat(lockf, &lb) == 0 && (lb.st_uid != sb.st_uid || lb.st_gid != sb.st_gid) &&
-        chown(lockf, sb.st_uid, sb.st_gid) != 0) {
+    if (geteuid() == 0 && give_to(lockf, sb.st_uid, sb.st_gid) != 0) {
         snprintf(err, errcap, "cannot give %s to the store's owner (uid %ld): %s", lockf, (long)sb.st_uid,
                  strerror(errno));
         mdb_env_close(env);
@@ -296,7 +311,7 @@ int store_restore_prepare(const char *data_dir, const char *file, char *stage, s
      * new store must be the troupe user's too, or troupe cannot open it */
     struct stat db;
     if (!trc && geteuid() == 0 && stat(data_dir, &db) == 0 && db.st_uid != 0 &&
-        (chown(stage, db.st_uid, db.st_gid) != 0 || chown(staged, db.st_uid, db.st_gid) != 0)) {
+        (give_to(stage, db.st_uid, db.st_gid) != 0 || give_to(staged, db.st_uid, db.st_gid) != 0)) {
         snprintf(err, errcap, "cannot give %s to the owner of %s (uid %ld): %s", stage, data_dir, (long)db.st_uid,
                  strerror(errno));
         trc = TR_ESYS;
