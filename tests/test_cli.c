@@ -329,9 +329,14 @@ static const char *db_url(void)
 
 static void run_until_signal(int sig)
 {
-    char db[1200];
+    char db[1200], data[64], data_env[96];
     snprintf(db, sizeof db, "TROUPE_DATABASE_URL=%s", db_url());
-    const char *env[] = {db, "TROUPE_HTTP_ADDR=127.0.0.1:0", "TROUPE_ZMQ_ADDR=tcp://127.0.0.1:*", "TROUPE_LOG_LEVEL=info",
+    /* a data_dir of its own: troupe run locks it, and the tests run in parallel */
+    snprintf(data, sizeof data, "/tmp/troupe-test-XXXXXX");
+    cr_assert(mkdtemp(data), "mkdtemp");
+    snprintf(data_env, sizeof data_env, "TROUPE_DATA_DIR=%s", data);
+    const char *env[] = {db, data_env, "TROUPE_HTTP_ADDR=127.0.0.1:0", "TROUPE_ZMQ_ADDR=tcp://127.0.0.1:*",
+                         "TROUPE_LOG_LEVEL=info",
                          "TROUPE_JWT_SECRET=cli-test-secret-cli-test-secret-0123456789", NULL};
     proc_t p;
     spawn_troupe(&p, ARGS("run"), env);
@@ -369,6 +374,10 @@ static void run_until_signal(int sig)
     free(out);
     free(err);
     proc_close(&p);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", data);
+    int rmrc = system(rm);
+    (void)rmrc;
     cr_assert(done, "troupe run did not stop within 15 s of signal %d\n%s", sig, why);
     cr_assert_eq(exit_code(&p), 0, "exit code after signal %d\n%s", sig, why);
     cr_assert(said_stopping, "%s", why);

@@ -3,11 +3,12 @@
 # missing, and say what was done. Idempotent. Run as root or with sudo.
 set -euo pipefail
 
-# build + runtime libraries (DESIGN.md "Dependencies")
+# build + runtime libraries (DESIGN.md "Dependencies"); postgresql-client:
+# pg_dump / pg_restore for `troupe backup` / `troupe restore`
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libczmq-dev libzmq3-dev liblmdb-dev libmsgpack-dev libjwt-dev libcurl4-openssl-dev libssl-dev
       libpq-dev libcriterion-dev libmicrohttpd-dev libjansson-dev libsodium-dev
-      postgresql gcovr python3 python3-yaml python3-msgpack python3-zmq curl cppcheck flawfinder prometheus)
+      postgresql postgresql-client gcovr python3 python3-yaml python3-msgpack python3-zmq curl cppcheck flawfinder prometheus)
 # benchmarks only (make bench): anchors and load generators
 BENCH_PKGS=(wrk nginx-light python3-zmq python3-hnswlib)
 

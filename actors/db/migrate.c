@@ -56,6 +56,31 @@ int migrate_current(db_t *db)
     return v;
 }
 
+int migrate_applied(db_t *db)
+{
+    PGresult *r;
+    int rc = db_exec(db, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, &r);
+    if (rc)
+        return rc;
+    bool exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!exists)
+        return 0;
+    if ((rc = db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL, &r)))
+        return rc;
+    int v = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+int migrate_latest(void)
+{
+    int v = 0;
+    for (size_t i = 0; i < troupe_migrations_count; i++)
+        v = troupe_migrations[i].version > v ? troupe_migrations[i].version : v;
+    return v;
+}
+
 static int run_step(db_t *db, const troupe_migration_t *m, bool up)
 {
     char ver[16];

@@ -28,5 +28,10 @@ int migrate_down(db_t *db, FILE *out);
 int migrate_status(db_t *db, FILE *out);
 /* Highest applied version (0 if none), or a negative error. */
 int migrate_current(db_t *db);
+/* The same, read-only: 0 when the database has no schema_migrations table
+ * (nothing is created; for backups). */
+int migrate_applied(db_t *db);
+/* The newest version this binary knows. */
+int migrate_latest(void);
 
 #endif

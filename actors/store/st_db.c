@@ -89,8 +89,7 @@ int st_db_write_identity(st_db_t *db, MDB_txn *txn)
     return rc;
 }
 
-/* Reads the recorded identity into the buffers. */
-static int read_identity(st_db_t *db, MDB_txn *txn, char *name, size_t ncap, int *dim, char *params, size_t pcap)
+int st_db_read_identity(st_db_t *db, MDB_txn *txn, char *name, size_t ncap, int *dim, char *params, size_t pcap)
 {
     MDB_val v;
     int rc = meta_get(db, txn, "embedder", &v);
@@ -140,7 +139,7 @@ static int check_identity(st_db_t *db, MDB_txn *txn, const st_db_opts_t *o, char
     }
     char name[64], params[256];
     int dim;
-    if ((rc = read_identity(db, txn, name, sizeof name, &dim, params, sizeof params))) {
+    if ((rc = st_db_read_identity(db, txn, name, sizeof name, &dim, params, sizeof params))) {
         snprintf(err, errcap, "store %s: unreadable embedder record", db->path);
         return rc;
     }

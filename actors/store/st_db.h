@@ -72,6 +72,10 @@ typedef struct st_db_opts {
 int st_db_open(const st_db_opts_t *opts, st_db_t **out, char *err, size_t errcap);
 void st_db_close(st_db_t **self_p);
 
+/* Reads the recorded embedder identity (only db->meta is used): TR_ENOPROC
+ * if there is none, TR_EINVAL if it is malformed. */
+int st_db_read_identity(st_db_t *db, MDB_txn *txn, char *name, size_t ncap, int *dim, char *params, size_t pcap);
+
 /* Records the current identity (after a re-index) and clears mismatch. */
 int st_db_write_identity(st_db_t *db, MDB_txn *txn);
 

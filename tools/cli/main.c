@@ -1,9 +1,13 @@
-/* main.c - the troupe command line: run the node, print version/config. */
+/* main.c - the troupe command line: run the node, print version/config,
+ * migrate, manage users, back up and restore. */
 #include "app.h"
 #include "auth/users.h"
+#include "backup/backup.h"
+#include "backup/datalock.h"
 #include "db/migrate.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -25,6 +29,9 @@ static void usage(FILE *out)
                  "  migrate up|down|status   apply, revert one, or list the schema migrations\n"
                  "  user add EMAIL [--admin] [--name NAME]   create a user (password: TROUPE_USER_PASSWORD or stdin)\n"
                  "  user role EMAIL user|admin               change a user's role\n"
+                 "  backup [DIR] [--keep N]  write DIR/troupe-backup-<UTC time>/, also while troupe runs\n"
+                 "                           (DIR default <data_dir>/backups; --keep N: keep the newest N)\n"
+                 "  restore DIR [--yes]      verify a backup; with --yes (troupe stopped) restore it\n"
                  "  version       print the version\n"
                  "  config        print the effective configuration and where each value came from\n"
                  "  env-example   print the .env.example text (every TROUPE_* variable)\n"
@@ -45,11 +52,19 @@ static int cmd_run(tr_config_t *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char err[512];
+    char err[1200];
+    /* one troupe per data_dir, held until exit: a second server on the same
+     * store, or a restore under this one, is refused */
+    int lock;
+    if (bk_lock_acquire(tr_config_str(cfg, "data_dir"), &lock, err, sizeof err)) {
+        fprintf(stderr, "troupe: %s\n", err);
+        return 1;
+    }
     app_t app;
     if (app_prepare(&app, cfg, err, sizeof err) || app_migrate_and_bootstrap(&app, err, sizeof err)) {
         fprintf(stderr, "troupe: %s\n", err);
         app_release(&app);
+        bk_lock_release(&lock);
         return 78;
     }
     tr_system_opts_t opts;
@@ -59,6 +74,7 @@ static int cmd_run(tr_config_t *cfg)
     if (rc) {
         fprintf(stderr, "troupe: cannot start the actor system: %s\n", tr_strerror(rc));
         app_release(&app);
+        bk_lock_release(&lock);
         return 1;
     }
     rc = app_start(&app, sys);
@@ -66,6 +82,7 @@ static int cmd_run(tr_config_t *cfg)
         fprintf(stderr, "troupe: the actor tree did not start: %s (see the log above)\n", tr_strerror(rc));
         tr_system_destroy(&sys);
         app_release(&app);
+        bk_lock_release(&lock);
         return 1;
     }
     tr_logkv(TR_LOG_INFO, "troupe running", "version", TROUPE_VERSION, "node", tr_system_node(sys), "http",
@@ -89,6 +106,7 @@ static int cmd_run(tr_config_t *cfg)
     app_stop(&app, sys);
     tr_system_destroy(&sys);
     app_release(&app);
+    bk_lock_release(&lock);
     tr_log(TR_LOG_INFO, "stopped");
     return exit_code;
 }
@@ -117,6 +135,90 @@ static int cmd_migrate(tr_config_t *cfg, const char *what)
         fprintf(stderr, "troupe: migrate %s: %s\n", what ? what : "status", tr_strerror(rc));
     db_destroy(&db);
     return rc ? 1 : 0;
+}
+
+/* backup and restore talk to a person or a script: progress on stderr
+ * (log lines too), the new backup's path alone on stdout. Files are
+ * private (the dump holds password hashes; pg_dump inherits the umask). A
+ * write over a file size limit fails with EFBIG (reported) instead of
+ * killing troupe and pg_dump with SIGXFSZ (they inherit the ignoring). */
+static void backup_process_setup(void)
+{
+    tr_log_set_fd(2);
+    signal(SIGXFSZ, SIG_IGN);
+    umask(077);
+}
+
+static int cmd_backup(tr_config_t *cfg, int argc, char **argv)
+{
+    const char *dir = NULL;
+    int keep = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--keep") == 0 && i + 1 < argc) {
+            char *end;
+            long k = strtol(argv[++i], &end, 10);
+            if (*end || k < 1 || k > 100000) {
+                fprintf(stderr, "troupe: backup --keep wants a number of backups >= 1 (got %s)\n", argv[i]);
+                return 64;
+            }
+            keep = (int)k;
+        } else if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, "usage: troupe backup [DIR] [--keep N]\n");
+            return 64;
+        } else {
+            dir = argv[i];
+        }
+    }
+    const char *url = tr_config_str(cfg, "database_url");
+    if (!*url) {
+        fprintf(stderr, "troupe: database_url is not set (TROUPE_DATABASE_URL)\n");
+        return 78;
+    }
+    backup_process_setup();
+    bk_config_t c = {.data_dir = tr_config_str(cfg, "data_dir"), .database_url = url, .log = stderr};
+    char path[1400], err[2400];
+    if (bk_backup(&c, dir, keep, path, sizeof path, err, sizeof err)) {
+        fprintf(stderr, "troupe: backup failed: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", path);
+    return 0;
+}
+
+static int cmd_restore(tr_config_t *cfg, int argc, char **argv)
+{
+    const char *dir = NULL;
+    bool yes = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--yes") == 0)
+            yes = true;
+        else if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, "usage: troupe restore DIR [--yes]\n");
+            return 64;
+        } else
+            dir = argv[i];
+    }
+    if (!dir) {
+        fprintf(stderr, "usage: troupe restore DIR [--yes]\n");
+        return 64;
+    }
+    const char *url = tr_config_str(cfg, "database_url");
+    if (!*url) {
+        fprintf(stderr, "troupe: database_url is not set (TROUPE_DATABASE_URL)\n");
+        return 78;
+    }
+    backup_process_setup();
+    bk_config_t c = {.data_dir = tr_config_str(cfg, "data_dir"), .database_url = url, .log = stderr};
+    char err[2400];
+    if (bk_restore(&c, dir, yes, err, sizeof err)) {
+        fprintf(stderr, "troupe: restore failed: %s\n", err);
+        return 1;
+    }
+    if (!yes) {
+        fprintf(stderr, "troupe: restore refused without --yes (it overwrites the database and the store)\n");
+        return 2;
+    }
+    return 0;
 }
 
 /* Password from TROUPE_USER_PASSWORD, else one line on stdin (not echoed
@@ -188,7 +290,7 @@ static int cmd_user(tr_config_t *cfg, int argc, char **argv)
         const char *why = NULL;
         rc = users_create(db, email, pw, name, admin ? "admin" : "user",
                           strcmp(tr_config_str(cfg, "password_cost"), "moderate") == 0 ? PW_COST_MODERATE
-                                                                                        : PW_COST_INTERACTIVE,
+                                                                                       : PW_COST_INTERACTIVE,
                           &u, &why);
         sodium_memzero(pw, sizeof pw);
         if (!rc) {
@@ -196,7 +298,9 @@ static int cmd_user(tr_config_t *cfg, int argc, char **argv)
             printf("created %s %s (%s)\n", u.role, u.email, u.id);
         } else {
             fprintf(stderr, "troupe: user add: %s\n",
-                    why ? why : rc == TR_EEXIST ? "an account with this email exists" : tr_strerror(rc));
+                    why               ? why
+                    : rc == TR_EEXIST ? "an account with this email exists"
+                                      : tr_strerror(rc));
         }
     } else if (strcmp(argv[0], "role") == 0 && argc == 3 &&
                (strcmp(argv[2], "user") == 0 || strcmp(argv[2], "admin") == 0)) {
@@ -271,7 +375,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "config") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "user") != 0) {
+        strcmp(cmd, "user") != 0 && strcmp(cmd, "backup") != 0 && strcmp(cmd, "restore") != 0) {
         fprintf(stderr, "troupe: unknown command '%s' (see troupe --help)\n", cmd);
         return 64;
     }
@@ -290,6 +394,10 @@ int main(int argc, char **argv)
         rc = cmd_migrate(cfg, i + 1 < argc ? argv[i + 1] : NULL);
     } else if (strcmp(cmd, "user") == 0) {
         rc = cmd_user(cfg, argc - i - 1, argv + i + 1);
+    } else if (strcmp(cmd, "backup") == 0) {
+        rc = cmd_backup(cfg, argc - i - 1, argv + i + 1);
+    } else if (strcmp(cmd, "restore") == 0) {
+        rc = cmd_restore(cfg, argc - i - 1, argv + i + 1);
     } else {
         rc = cmd_run(cfg);
     }
