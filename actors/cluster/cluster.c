@@ -307,7 +307,7 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
         }
         size_t n = sizeof c->endpoint;
         if (zmq_bind(c->router, cfg->addr) || zmq_getsockopt(c->router, ZMQ_LAST_ENDPOINT, c->endpoint, &n)) {
-            snprintf(err, sizeof err, "cannot bind %s: %s", cfg->addr, zmq_strerror(zmq_errno()));
+            snprintf(err, sizeof err, "cannot bind %.120s: %.100s", cfg->addr, zmq_strerror(zmq_errno()));
             rc = TR_ESYS;
         }
     }
@@ -329,7 +329,7 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
             zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, csec, 40);
         }
         if (zmq_connect(p->dealer, p->endpoint)) {
-            snprintf(err, sizeof err, "cannot connect to peer %s at %s: %s", p->name, p->endpoint,
+            snprintf(err, sizeof err, "cannot connect to peer %.63s at %.120s: %.60s", p->name, p->endpoint,
                      zmq_strerror(zmq_errno()));
             rc = TR_ECONFIG;
         }
