@@ -276,7 +276,7 @@ static void cleanup(cl_t *c)
 static int c_init(tr_actor_t *self, void *arg, void **state)
 {
     const cluster_config_t *cfg = arg;
-    char err[256] = "";
+    char err[512] = "";
     cl_t *c = calloc(1, sizeof *c);
     if (!c)
         return TR_ENOMEM;
