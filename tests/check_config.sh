@@ -142,13 +142,13 @@ for f in troupe.conf staging.conf prod.conf; do
   while IFS=$'\t' read -r key _ src; do
     fail "$f: secret key $key is set in the file ($src)"
     bad=1
-  done < <(awk -F'\t' '$2 == "(set, hidden)" && $3 ~ /^file:/' "$tmp/$name.bare.kv")
+  done < <(awk -F'\t' '($2 == "(set, hidden)" || $2 == "(not set)") && $3 ~ /^file:/' "$tmp/$name.bare.kv")
   [ "$bad" -eq 0 ] && ok "$f holds no secrets"
 done
 
 # ---- 4. the deployment profiles are explicit ------------------------------------------
 for name in staging prod; do
-  missing=$(awk -F'\t' '$2 != "(set, hidden)" && $1 != "admin_email" && $3 !~ /^file:/ { print $1 }' \
+  missing=$(awk -F'\t' '$2 != "(set, hidden)" && $2 != "(not set)" && $1 != "admin_email" && $3 !~ /^file:/ { print $1 }' \
               "$tmp/$name.bare.kv" | tr '\n' ' ')
   if [ -n "$missing" ]; then
     fail "$name.conf leaves keys at their defaults (set each explicitly, in both profiles): $missing"

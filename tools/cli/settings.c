@@ -228,7 +228,8 @@ void troupe_settings_print(const tr_config_t *cfg, FILE *out)
 {
     for (size_t i = 0; i < troupe_settings_count; i++) {
         const tr_cfg_key_t *k = &troupe_settings[i];
-        fprintf(out, "%-22s = %-24s # %s\n", k->key, k->secret ? "(set, hidden)" : tr_config_str(cfg, k->key),
+        const char *v = tr_config_str(cfg, k->key);
+        fprintf(out, "%-22s = %-24s # %s\n", k->key, !k->secret ? v : *v ? "(set, hidden)" : "(not set)",
                 tr_config_source(cfg, k->key));
     }
 }
