@@ -206,7 +206,7 @@ static int do_login(tr_actor_t *self, worker_t *w, const tr_msg_t *msg, const ct
     if (rc && rc != TR_ENOPROC)
         return db_fail(self, msg, rc);
     /* same work whether or not the account exists */
-    bool ok = pw_verify(rc ? pw_dummy_hash() : hash, password) && rc == 0;
+    bool ok = pw_verify(rc ? pw_dummy_hash(w->cfg->cost) : hash, password) && rc == 0;
     memset(password, 0, sizeof password);
     if (!ok) {
         note_failure(w, "account", email);

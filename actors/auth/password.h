@@ -21,7 +21,7 @@ int pw_hash(const char *password, pw_cost_t cost, char out[128]);
 bool pw_verify(const char *hash, const char *password);
 /* A valid hash of a random password, to spend the same time when the
  * account does not exist (so timing does not reveal which emails exist). */
-const char *pw_dummy_hash(void);
+const char *pw_dummy_hash(pw_cost_t cost);
 
 /* Refresh tokens: 32 random bytes, base64url, prefixed "rt_". The database
  * keeps only SHA-256(token) (hex, 64 chars + NUL). */
