@@ -435,3 +435,28 @@ Test(agents, doc_assistant_answers_from_the_users_documents_with_citations)
     json_decref(t);
     free(id);
 }
+
+/* A snippet cannot make the checkers read the service's files: an #include
+ * of a readable file outside the check's directory (directly, or through a
+ * computed include) is refused by the filesystem sandbox, and nothing of
+ * the file comes back in the findings. */
+Test(agents, code_assistant_cannot_include_the_services_files)
+{
+    start_llm_down();
+    char path[] = "/tmp/troupe-secret-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char secret[] = "int TOP_SECRET_4f1c9 = 1;\nTOP_SECRET_4f1c9 syntax error here\n";
+    cr_assert_eq(write(fd, secret, sizeof secret - 1), (ssize_t)(sizeof secret - 1));
+    close(fd);
+    char code[512];
+    snprintf(code, sizeof code,
+             "```c\n#include \"%s\"\n#define F \"%s\"\n#include F\nint main(void) { return 0; }\n```", path, path);
+    json_t *res = task_run(&g_s, g_u.token, "code_assistant", code, NULL);
+    char *dump = json_dumps(res, 0);
+    cr_assert(tool_ran(res, "gcc"), "%s", dump);
+    cr_assert_null(strstr(dump, "TOP_SECRET_4f1c9"), "the file's content leaked: %s", dump);
+    free(dump);
+    json_decref(res);
+    unlink(path);
+}

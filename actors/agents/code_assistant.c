@@ -130,6 +130,17 @@ static void parse_python(const char *out, json_t *arr)
     }
 }
 
+/* Runs one checker; a checker that could not be confined is reported, not run. */
+static int run_tool(const char *dir, char *argv[], const sandbox_limits_t *lim, sandbox_result_t *r, json_t *tools,
+                    const char *name)
+{
+    int rc = sandbox_run(dir, argv, lim, r);
+    if (rc == SANDBOX_UNCONFINED)
+        json_array_append_new(tools, json_pack("{s:s,s:s}", "tool", name, "skipped",
+                                               "no filesystem sandbox (Landlock) on this kernel: not run"));
+    return rc;
+}
+
 static json_t *check(const agents_config_t *cfg, const char *lang, const char *code, json_t *tools)
 {
     json_t *findings = json_array();
@@ -141,7 +152,7 @@ static json_t *check(const agents_config_t *cfg, const char *lang, const char *c
     sandbox_result_t r;
     if (strcmp(lang, "c") == 0) {
         char *gcc[] = {"/usr/bin/gcc", "-fsyntax-only", "-Wall", "-Wextra", "-std=c11", "-x", "c", "snippet.c", NULL};
-        if (sandbox_run(dir, gcc, &lim, &r) == 0) {
+        if (run_tool(dir, gcc, &lim, &r, tools, "gcc") == 0) {
             parse_gcc(r.output ? r.output : "", findings);
             json_array_append_new(tools, json_pack("{s:s,s:i,s:b,s:b}", "tool", "gcc", "exit", r.exit_code, "timed_out",
                                                    r.timed_out, "network_isolated", r.net_isolated));
@@ -149,7 +160,7 @@ static json_t *check(const agents_config_t *cfg, const char *lang, const char *c
         }
         char *cpp[] = {"/usr/bin/cppcheck", "--quiet", "--enable=warning,style,performance,portability",
                        "--template={line}|{column}|{severity}|{id}|{message}", "--language=c", "snippet.c", NULL};
-        if (sandbox_run(dir, cpp, &lim, &r) == 0) {
+        if (run_tool(dir, cpp, &lim, &r, tools, "cppcheck") == 0) {
             parse_cppcheck(r.output ? r.output : "", findings);
             json_array_append_new(tools, json_pack("{s:s,s:i,s:b}", "tool", "cppcheck", "exit", r.exit_code,
                                                    "timed_out", r.timed_out));
@@ -157,7 +168,7 @@ static json_t *check(const agents_config_t *cfg, const char *lang, const char *c
         }
     } else {
         char *py[] = {"/usr/bin/python3", "-m", "py_compile", "snippet.py", NULL};
-        if (sandbox_run(dir, py, &lim, &r) == 0) {
+        if (run_tool(dir, py, &lim, &r, tools, "py_compile") == 0) {
             parse_python(r.output ? r.output : "", findings);
             json_array_append_new(tools, json_pack("{s:s,s:i,s:b}", "tool", "py_compile", "exit", r.exit_code,
                                                    "timed_out", r.timed_out));

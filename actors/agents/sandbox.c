@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/landlock.h>
+#include <sys/prctl.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <poll.h>
@@ -67,6 +69,48 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Landlock (Linux >= 5.13): from here on the checker may read and run only
+ * the system's programs and libraries and read/write only its own work
+ * directory. Without it a snippet could #include any file the service can
+ * read (its env file, /proc/self/environ, the data directory) and the
+ * checker would quote it back. Returns false if the kernel has no Landlock:
+ * the caller then refuses to run the checker (fail closed). */
+#define FS_READ (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_ALL                                                                                                    \
+    (FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |   \
+     LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |                     \
+     LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |                  \
+     LANDLOCK_ACCESS_FS_MAKE_SYM)
+
+static void ll_allow(int ruleset, const char *path, uint64_t access)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return; /* not on this system: nothing to allow */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE;
+    struct landlock_path_beneath_attr pb = {.allowed_access = access, .parent_fd = fd};
+    syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
+    close(fd);
+}
+
+static bool fs_confine(const char *dir)
+{
+    struct landlock_ruleset_attr ra = {.handled_access_fs = FS_ALL};
+    int rs = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
+    if (rs < 0)
+        return false;
+    static const char *const ro[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc/ld.so.cache", NULL};
+    for (int i = 0; ro[i]; i++)
+        ll_allow(rs, ro[i], FS_READ);
+    ll_allow(rs, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
+    ll_allow(rs, dir, FS_ALL);
+    bool ok = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && syscall(SYS_landlock_restrict_self, rs, 0) == 0;
+    close(rs);
+    return ok;
+}
+
 /* In the child, between fork and exec: system calls only. */
 static void child(const char *dir, char *const argv[], const sandbox_limits_t *lim, int out_fd, int ok_fd)
 {
@@ -81,16 +125,22 @@ static void child(const char *dir, char *const argv[], const sandbox_limits_t *l
     setrlimit(RLIMIT_FSIZE, &r);
     r.rlim_cur = r.rlim_max = 0;
     setrlimit(RLIMIT_CORE, &r);
-    if (write(ok_fd, isolated ? "1" : "0", 1) < 0) {
-    }
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || chdir(dir) < 0)
         _exit(126);
+    bool confined = fs_confine(dir);
+    char flags[2] = {isolated ? '1' : '0', confined ? '1' : '0'};
+    if (write(ok_fd, flags, 2) < 0) {
+    }
+    if (!confined)
+        _exit(125); /* fail closed: no checker without the filesystem sandbox */
     syscall(SYS_close_range, 3U, ~0U, 0U);
     /* only now: the parent's many descriptors are closed */
     r.rlim_cur = r.rlim_max = 64;
     setrlimit(RLIMIT_NOFILE, &r);
-    char *const envp[] = {"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C", "HOME=/nonexistent", NULL};
+    char tmpdir[80];
+    snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", dir); /* the compiler's temporaries stay inside */
+    char *const envp[] = {"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C", "HOME=/nonexistent", tmpdir, NULL};
     execve(argv[0], argv, envp);
     _exit(127);
 }
@@ -124,9 +174,11 @@ int sandbox_run(const char *dir, char *const argv[], const sandbox_limits_t *lim
     setpgid(pid, pid); /* also from here: no race with the child's own call */
     close(out[1]);
     close(ok[1]);
-    char flag = '0';
-    if (read(ok[0], &flag, 1) == 1)
-        res->net_isolated = flag == '1';
+    char flags[2] = {'0', '0'};
+    if (read(ok[0], flags, 2) == 2) {
+        res->net_isolated = flags[0] == '1';
+        res->fs_confined = flags[1] == '1';
+    }
     close(ok[0]);
 
     size_t cap = lim->max_output + 1;
@@ -169,6 +221,10 @@ int sandbox_run(const char *dir, char *const argv[], const sandbox_limits_t *lim
     res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (res->output)
         res->output[res->len] = '\0';
+    if (!res->fs_confined) { /* the checker did not run */
+        sandbox_result_free(res);
+        return SANDBOX_UNCONFINED;
+    }
     return 0;
 }
 
