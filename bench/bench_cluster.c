@@ -4,14 +4,15 @@
  *   bench_cluster [--runs R] [--n N]
  *
  *   troupe:  two tr_systems ("a", "b") in this process, joined by their
- *            cluster actors (plaintext, loopback). A client thread of a asks
+ *            cluster actors (CURVE with the shared key, as always; loopback). A client thread of a asks
  *            "echo@b" (64-byte payload) and waits for the answer: the ask
  *            goes a's mailbox cache -> a's cluster actor -> tcp -> b's cluster
  *            actor -> echo; the reply takes the same way back.
  *   anchor:  raw libzmq, the same shape without the runtime: a DEALER in the
  *            client thread, tcp, a ROUTER thread that hands each request over
  *            inproc to an echo thread and sends its answer back (the minimum
- *            hops a routed request/reply between two processes' actors has).
+ *            hops a routed request/reply between two processes' actors has),
+ *            CURVE-encrypted too, so both pay the same crypto.
  * Interleaved (A B A B ...), median of R runs (default 5). JSON lines per
  * the shared BENCH.md; ratio = troupe / anchor round trips per second. */
 #include "cluster/cluster.h"
@@ -76,6 +77,7 @@ static double run_troupe(tr_system_t *a, long n)
 typedef struct {
     void *ctx;
     char ep[64];
+    char pub[41], sec[41];
     volatile int stop;
 } anchor_t;
 
@@ -100,6 +102,9 @@ static void *anchor_router(void *arg)
     anchor_t *an = arg;
     void *r = zmq_socket(an->ctx, ZMQ_ROUTER), *e = zmq_socket(an->ctx, ZMQ_PAIR);
     zmq_bind(e, "inproc://bench-echo");
+    int one = 1;
+    zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, an->sec, 40);
     char ep[64];
     snprintf(ep, sizeof ep, "%s", an->ep);
     zmq_bind(r, ep);
@@ -166,8 +171,10 @@ int main(int argc, char **argv)
     snprintf(baddr, sizeof baddr, "tcp://127.0.0.1:%d", pb);
     snprintf(apeers, sizeof apeers, "b=%s", baddr);
     snprintf(bpeers, sizeof bpeers, "a=%s", aaddr);
-    cluster_config_t ca = {.addr = aaddr, .peers = apeers, .secret = "", .heartbeat_ms = 200};
-    cluster_config_t cb = {.addr = baddr, .peers = bpeers, .secret = "", .heartbeat_ms = 200};
+    static char kpub[41], ksec[41];
+    zmq_curve_keypair(kpub, ksec);
+    cluster_config_t ca = {.addr = aaddr, .peers = apeers, .secret = ksec, .heartbeat_ms = 200};
+    cluster_config_t cb = {.addr = baddr, .peers = bpeers, .secret = ksec, .heartbeat_ms = 200};
     tr_system_t *a, *b;
     tr_system_opts_t oa = {.node = "a"}, ob = {.node = "b"};
     if (tr_system_new(&oa, &a) || tr_system_new(&ob, &b) || tr_spawn(a, "cluster", &cluster_behaviour, &ca, NULL, NULL) ||
@@ -182,10 +189,16 @@ int main(int argc, char **argv)
         tr_sleep_ms(50);
     }
     anchor_t an = {.ctx = zmq_ctx_new()};
+    zmq_curve_keypair(an.pub, an.sec);
     snprintf(an.ep, sizeof an.ep, "tcp://127.0.0.1:%d", free_port());
     pthread_t rt;
     pthread_create(&rt, NULL, anchor_router, &an);
     void *dealer = zmq_socket(an.ctx, ZMQ_DEALER);
+    char cpub[41], csec[41];
+    zmq_curve_keypair(cpub, csec);
+    zmq_setsockopt(dealer, ZMQ_CURVE_SERVERKEY, an.pub, 40);
+    zmq_setsockopt(dealer, ZMQ_CURVE_PUBLICKEY, cpub, 40);
+    zmq_setsockopt(dealer, ZMQ_CURVE_SECRETKEY, csec, 40);
     zmq_connect(dealer, an.ep);
     run_anchor(dealer, 1000); /* warm both */
     run_troupe(a, 1000);
@@ -206,10 +219,10 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"cluster_pingpong\",\"impl\":\"troupe_two_nodes\",\"metric\":\"roundtrips_per_s\",\"value\":%.0f,"
            "\"runs\":%d,\"stat\":\"median\",\"min\":%.0f,\"max\":%.0f,\"n\":%ld,\"payload_bytes\":%d}\n",
            t, runs, tv[0], tv[runs - 1], n, PAYLOAD);
-    printf("{\"bench\":\"cluster_pingpong\",\"impl\":\"zmq_dealer_router_tcp\",\"metric\":\"roundtrips_per_s\",\"value\":%.0f,"
+    printf("{\"bench\":\"cluster_pingpong\",\"impl\":\"zmq_dealer_router_tcp_curve\",\"metric\":\"roundtrips_per_s\",\"value\":%.0f,"
            "\"runs\":%d,\"stat\":\"median\",\"min\":%.0f,\"max\":%.0f,\"n\":%ld,\"payload_bytes\":%d}\n",
            an_med, runs, av[0], av[runs - 1], n, PAYLOAD);
-    printf("{\"bench\":\"cluster_pingpong\",\"ratio\":%.3f,\"anchor\":\"zmq_dealer_router_tcp\",\"latency_us\":%.1f,"
+    printf("{\"bench\":\"cluster_pingpong\",\"ratio\":%.3f,\"anchor\":\"zmq_dealer_router_tcp_curve\",\"latency_us\":%.1f,"
            "\"anchor_latency_us\":%.1f}\n",
            t / an_med, 1e6 / t, 1e6 / an_med);
     an.stop = 1;

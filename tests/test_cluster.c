@@ -135,13 +135,15 @@ static char *code_of(tr_reply_t *rep, char *buf, size_t cap)
 
 Test(cluster, asks_and_sends_cross_nodes_and_dead_nodes_are_refused_fast, .timeout = 120)
 {
+    static char pub[41], sec[41];
+    cr_assert_eq(zmq_curve_keypair(pub, sec), 0);
     int pa = free_port(), pb = free_port();
     char peers_a[96], peers_b[96];
     snprintf(peers_a, sizeof peers_a, "b=tcp://127.0.0.1:%d", pb);
     snprintf(peers_b, sizeof peers_b, "a=tcp://127.0.0.1:%d", pa);
     node_t a, b;
-    node_up(&a, "a", pa, peers_a, "");
-    node_up(&b, "b", pb, peers_b, "");
+    node_up(&a, "a", pa, peers_a, sec);
+    node_up(&b, "b", pb, peers_b, sec);
     cr_assert(peer_is(&a, "b", true), "a sees b");
     cr_assert(peer_is(&b, "a", true), "b sees a");
 
@@ -194,24 +196,59 @@ Test(cluster, asks_and_sends_cross_nodes_and_dead_nodes_are_refused_fast, .timeo
     tr_reply_close(&rep);
     cr_assert_lt(tr_mono_ms() - t0, 2000);
     /* and sees it again when it comes back */
-    node_up(&b, "b", pb, peers_b, "");
+    node_up(&b, "b", pb, peers_b, sec);
     cr_assert(peer_is(&a, "b", true), "a sees b again");
     cr_assert_eq(tr_ask(a.sys, "echo@b", "echo", ping, sizeof ping, 5000, &rep), 0);
     tr_reply_close(&rep);
     cr_assert_gt(tr_metrics_counter_sum(tr_system_metrics(a.sys), "troupe_cluster_messages_total", "out"), 100);
 
-    /* junk on a's port is counted, nothing else happens */
-    void *ctx = zmq_ctx_new(), *d = zmq_socket(ctx, ZMQ_DEALER);
+    /* outsiders: a plaintext client and a CURVE client that knows only the
+     * cluster's public key are refused at the handshake; nothing reaches an actor */
+    uint64_t bad0 = tr_metrics_counter_sum(tr_system_metrics(a.sys), "troupe_cluster_malformed_total", NULL);
+    void *ctx = zmq_ctx_new();
     int zero = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
-    cr_assert_eq(zmq_connect(d, a.addr), 0);
-    zmq_send(d, "\xc1garbage", 8, 0);
+    void *plain = zmq_socket(ctx, ZMQ_DEALER), *pk = zmq_socket(ctx, ZMQ_DEALER), *member = zmq_socket(ctx, ZMQ_DEALER);
+    char rpub[41], rsec[41];
+    cr_assert_eq(zmq_curve_keypair(rpub, rsec), 0);
+    zmq_setsockopt(pk, ZMQ_CURVE_SERVERKEY, pub, 40);
+    zmq_setsockopt(pk, ZMQ_CURVE_PUBLICKEY, rpub, 40);
+    zmq_setsockopt(pk, ZMQ_CURVE_SECRETKEY, rsec, 40);
+    zmq_setsockopt(member, ZMQ_CURVE_SERVERKEY, pub, 40);
+    zmq_setsockopt(member, ZMQ_CURVE_PUBLICKEY, pub, 40);
+    zmq_setsockopt(member, ZMQ_CURVE_SECRETKEY, sec, 40);
+    void *socks[] = {plain, pk, member};
+    for (int i = 0; i < 3; i++) {
+        zmq_setsockopt(socks[i], ZMQ_LINGER, &zero, sizeof zero);
+        cr_assert_eq(zmq_connect(socks[i], a.addr), 0);
+    }
+    /* what an attacker would send: stop a's echo, as a runtime control message */
+    tr_pid_t echo_pid;
+    cr_assert_eq(tr_lookup(a.sys, "echo", &echo_pid), 0);
+    tr_envelope_t env;
+    memset(&env, 0, sizeof env);
+    env.version = TR_ENV_VERSION;
+    env.id = 1;
+    env.type = tr_str("tr.stop");
+    env.from = tr_str("x@b");
+    env.to = tr_str("echo@a");
+    uint8_t frame[512];
+    int fl = tr_envelope_encode(&env, frame, sizeof frame);
+    cr_assert_gt(fl, 0);
+    for (int i = 0; i < 3; i++)
+        zmq_send(socks[i], frame, (size_t)fl, ZMQ_DONTWAIT);
+    zmq_send(plain, "\xc1garbage", 8, ZMQ_DONTWAIT);
+    /* the member's frame arrives and is dropped (counted); the outsiders never connect (counted by ZAP) */
     for (int i = 0; i < WAIT_MS / 10 &&
-                    tr_metrics_counter_sum(tr_system_metrics(a.sys), "troupe_cluster_malformed_total", NULL) == 0;
+                    tr_metrics_counter_sum(tr_system_metrics(a.sys), "troupe_cluster_malformed_total", NULL) < bad0 + 2;
          i++)
         tr_sleep_ms(10);
-    cr_assert_gt(tr_metrics_counter_sum(tr_system_metrics(a.sys), "troupe_cluster_malformed_total", NULL), 0);
-    zmq_close(d);
+    cr_assert_geq(tr_metrics_counter_sum(tr_system_metrics(a.sys), "troupe_cluster_malformed_total", NULL), bad0 + 2);
+    tr_sleep_ms(200);
+    cr_assert(tr_alive(a.sys, echo_pid), "a control message from the wire did nothing");
+    cr_assert_eq(tr_ask(a.sys, "echo@a", "echo", ping, sizeof ping, 5000, &rep), 0);
+    tr_reply_close(&rep);
+    for (int i = 0; i < 3; i++)
+        zmq_close(socks[i]);
     zmq_ctx_term(ctx);
     node_down(&b);
     node_down(&a);
@@ -250,10 +287,9 @@ Test(cluster, configuration_is_checked)
     cluster_config_t c = {.addr = "", .peers = ""};
     cr_assert_eq(cluster_config_check(&c, err, sizeof err), 0, "off");
     c = (cluster_config_t){.addr = "tcp://127.0.0.1:7000", .peers = "b=tcp://127.0.0.1:7001,c=tcp://localhost:7002"};
-    cr_assert_eq(cluster_config_check(&c, err, sizeof err), 0, "loopback, plaintext: %s", err);
-    c.peers = "b=tcp://10.0.0.2:7000";
-    cr_assert_eq(cluster_config_check(&c, err, sizeof err), TR_ECONFIG);
+    cr_assert_eq(cluster_config_check(&c, err, sizeof err), TR_ECONFIG, "no plaintext, loopback neither");
     cr_assert(strstr(err, "cluster_secret"), "%s", err);
+    c.peers = "b=tcp://10.0.0.2:7000";
     c.secret = sec;
     cr_assert_eq(cluster_config_check(&c, err, sizeof err), 0, "with CURVE: %s", err);
     c.secret = "not-a-key";
@@ -262,14 +298,14 @@ Test(cluster, configuration_is_checked)
     cr_assert_eq(cluster_config_check(&c, err, sizeof err), TR_ECONFIG);
     const char *bad[] = {"b", "b=", "=tcp://127.0.0.1:1", "b=udp://127.0.0.1:1", "b c=tcp://127.0.0.1:1", NULL};
     for (int i = 0; bad[i]; i++) {
-        c = (cluster_config_t){.addr = "tcp://127.0.0.1:7000", .peers = bad[i]};
+        c = (cluster_config_t){.addr = "tcp://127.0.0.1:7000", .peers = bad[i], .secret = sec};
         cr_assert_eq(cluster_config_check(&c, err, sizeof err), TR_ECONFIG, "%s", bad[i]);
     }
     /* a node that lists itself does not start */
     tr_system_t *sys;
     tr_system_opts_t o = {.node = "a"};
     cr_assert_eq(tr_system_new(&o, &sys), 0);
-    c = (cluster_config_t){.addr = "tcp://127.0.0.1:*", .peers = "a=tcp://127.0.0.1:7001"};
+    c = (cluster_config_t){.addr = "tcp://127.0.0.1:*", .peers = "a=tcp://127.0.0.1:7001", .secret = sec};
     cr_assert_neq(tr_spawn(sys, "cluster", &cluster_behaviour, &c, NULL, NULL), 0);
     /* without a cluster, another node's actor is simply not there */
     cr_assert_eq(tr_send(sys, "echo@b", "echo", NULL, 0), TR_ENOPROC);

@@ -105,7 +105,7 @@ if [ "${1:-}" = "--live" ]; then
   TROUPE_DATABASE_URL=${TROUPE_TEST_DATABASE_URL:-$("$root/tools/pg.sh" url)}
   port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   base="http://127.0.0.1:$port"
-  TROUPE_DATA_DIR=$tmp/data TROUPE_HTTP_ADDR=127.0.0.1:$port TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_CLUSTER_ADDR="tcp://127.0.0.1:*" TROUPE_CLUSTER_PEERS=ghost=tcp://127.0.0.1:9 TROUPE_LLM_URL=http://127.0.0.1:1 TROUPE_LOG_LEVEL=warn \
+  TROUPE_DATA_DIR=$tmp/data TROUPE_HTTP_ADDR=127.0.0.1:$port TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_CLUSTER_ADDR="tcp://127.0.0.1:*" TROUPE_CLUSTER_PEERS=ghost=tcp://127.0.0.1:9 TROUPE_CLUSTER_SECRET="$("$bin" zmq-keys | sed -n "s/^TROUPE_ZMQ_CURVE_SECRET='\(.*\)'$/\1/p")" TROUPE_LLM_URL=http://127.0.0.1:1 TROUPE_LOG_LEVEL=warn \
     "$bin" run >"$tmp/troupe.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -sf "$base/health" >/dev/null 2>&1 && break; sleep 0.1; done

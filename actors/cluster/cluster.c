@@ -1,6 +1,7 @@
 /* cluster.c - the cluster actor (see cluster.h). */
 #include "cluster.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,10 @@ typedef struct cl {
     int hb_ms;
     uint64_t next_hb;
     uint64_t next_id;
-    char pub[41]; /* the cluster key's public half (CURVE on) */
+    char pub[41]; /* the cluster key's public half */
+    uint8_t pub_raw[32];
+    pthread_t zap;
+    bool zap_running;
     tr_metric_t *m_in, *m_out, *m_refused, *m_bad;
 } cl_t;
 
@@ -43,17 +47,6 @@ static bool name_ok(const char *s, size_t n)
               s[i] == '-' || s[i] == '_' || s[i] == '.'))
             return false;
     return true;
-}
-
-/* host is loopback: 127.0.0.0/8, ::1 or localhost (port may be "*") */
-static bool tcp_loopback(const char *ep)
-{
-    if (strncmp(ep, "tcp://", 6) != 0)
-        return false;
-    const char *h = ep + 6;
-    if (strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost:", 10) == 0 || strncmp(h, "[::1]:", 6) == 0)
-        return true;
-    return false;
 }
 
 /* Parses cfg->peers into out (may be NULL to only check). */
@@ -109,21 +102,20 @@ int cluster_config_check(const cluster_config_t *cfg, char *err, size_t errcap)
     int rc = parse_peers(cfg->peers, NULL, tmp, &n, err, errcap);
     if (rc)
         return rc;
+    /* always CURVE, loopback too: a member can address every actor of every
+     * node, so membership must be proven, not assumed from an address */
     const char *key = cfg->secret ? cfg->secret : "";
-    if (*key) {
-        uint8_t raw[32];
-        if (strlen(key) != 40 || !zmq_z85_decode(raw, key)) {
-            snprintf(err, errcap, "cluster_secret must be a 40-character Z85 key (make one: troupe zmq-keys)");
-            return TR_ECONFIG;
-        }
-        return 0;
+    uint8_t raw[32];
+    if (!*key) {
+        snprintf(err, errcap, "cluster_secret is required (troupe zmq-keys; the same key on every node)");
+        return TR_ECONFIG;
     }
-    bool local = tcp_loopback(cfg->addr);
-    for (int i = 0; i < n && local; i++)
-        local = tcp_loopback(tmp[i].endpoint);
-    if (!local) {
-        snprintf(err, errcap, "cluster_addr or a peer is not loopback: set cluster_secret (troupe zmq-keys; the same "
-                              "key on every node) so nodes talk over CURVE");
+    if (strlen(key) != 40 || !zmq_z85_decode(raw, key)) {
+        snprintf(err, errcap, "cluster_secret must be a 40-character Z85 key (make one: troupe zmq-keys)");
+        return TR_ECONFIG;
+    }
+    if (!zmq_has("curve")) {
+        snprintf(err, errcap, "cluster_secret is set but this libzmq has no CURVE support");
         return TR_ECONFIG;
     }
     return 0;
@@ -259,6 +251,58 @@ static int status(tr_actor_t *self, cl_t *c, const tr_msg_t *msg)
 }
 
 /* ------------------------------------------------------------------ */
+/* ZAP: who may connect                                                */
+
+/* The ZeroMQ authentication handler of this node's context (RFC 27): a
+ * CURVE client is let in only if its own public key is the cluster key's,
+ * i.e. it holds the cluster secret. Knowing the server's public key, which
+ * every CURVE client needs, is not enough. Runs until the context ends. */
+static void *zap_main(void *arg)
+{
+    cl_t *c = arg;
+    void *s = zmq_socket(c->ctx, ZMQ_REP);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (!s || zmq_bind(s, "inproc://zeromq.zap.01") != 0) {
+        if (s)
+            zmq_close(s);
+        return NULL;
+    }
+    for (;;) {
+        char f[7][256];
+        int len[7], n = 0, more = 1;
+        while (more) {
+            char buf[256];
+            int got = zmq_recv(s, buf, sizeof buf, 0);
+            if (got < 0) {
+                zmq_close(s);
+                return NULL; /* the context is ending */
+            }
+            if (n < 7) {
+                len[n] = got > 256 ? 256 : got;
+                memcpy(f[n], buf, (size_t)len[n]);
+            }
+            n++;
+            int m = 0;
+            size_t ms = sizeof m;
+            zmq_getsockopt(s, ZMQ_RCVMORE, &m, &ms);
+            more = m;
+        }
+        /* version, request id, domain, address, routing id, mechanism, key */
+        bool ok = n == 7 && len[5] == 5 && memcmp(f[5], "CURVE", 5) == 0 && len[6] == 32 &&
+                  memcmp(f[6], c->pub_raw, 32) == 0;
+        zmq_send(s, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(s, n > 1 ? f[1] : "", n > 1 ? (size_t)len[1] : 0, ZMQ_SNDMORE);
+        zmq_send(s, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+        zmq_send(s, ok ? "OK" : "not a member of this cluster", ok ? 2 : 28, ZMQ_SNDMORE);
+        zmq_send(s, "", 0, ZMQ_SNDMORE);
+        zmq_send(s, "", 0, 0);
+        if (!ok)
+            tr_counter_inc(c->m_bad);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* the actor                                                           */
 
 static void cleanup(cl_t *c)
@@ -268,6 +312,10 @@ static void cleanup(cl_t *c)
             zmq_close(c->peers[i].dealer);
     if (c->router)
         zmq_close(c->router);
+    if (c->ctx)
+        zmq_ctx_shutdown(c->ctx); /* ends the ZAP thread's wait */
+    if (c->zap_running)
+        pthread_join(c->zap, NULL);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     free(c);
@@ -288,11 +336,20 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
     if (!rc)
         rc = parse_peers(cfg->peers, c->node, c->peers, &c->npeers, err, sizeof err);
     const char *key = cfg->secret ? cfg->secret : "";
-    if (!rc && *key && zmq_curve_public(c->pub, key) != 0) {
+    if (!rc && (zmq_curve_public(c->pub, key) != 0 || !zmq_z85_decode(c->pub_raw, c->pub))) {
         snprintf(err, sizeof err, "cluster_secret: not a CURVE secret key");
         rc = TR_ECONFIG;
     }
+    tr_metrics_t *m = tr_system_metrics(c->sys);
+    c->m_bad = tr_metrics_counter(m, "troupe_cluster_malformed_total",
+                                  "Frames from other nodes that were not an envelope for this node, and refused "
+                                  "connections",
+                                  NULL);
     c->ctx = rc ? NULL : zmq_ctx_new();
+    if (c->ctx && pthread_create(&c->zap, NULL, zap_main, c) == 0)
+        c->zap_running = true;
+    else if (!rc)
+        rc = TR_ENOMEM;
     c->router = c->ctx ? zmq_socket(c->ctx, ZMQ_ROUTER) : NULL;
     if (!rc && !c->router)
         rc = TR_ENOMEM;
@@ -301,10 +358,9 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
     if (!rc) {
         zmq_setsockopt(c->router, ZMQ_LINGER, &zero, sizeof zero);
         zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-        if (*key) {
-            zmq_setsockopt(c->router, ZMQ_CURVE_SERVER, &one, sizeof one);
-            zmq_setsockopt(c->router, ZMQ_CURVE_SECRETKEY, key, 40);
-        }
+        zmq_setsockopt(c->router, ZMQ_CURVE_SERVER, &one, sizeof one);
+        zmq_setsockopt(c->router, ZMQ_CURVE_SECRETKEY, key, 40);
+        zmq_setsockopt(c->router, ZMQ_ZAP_DOMAIN, "troupe-cluster", 14);
         size_t n = sizeof c->endpoint;
         if (zmq_bind(c->router, cfg->addr) || zmq_getsockopt(c->router, ZMQ_LAST_ENDPOINT, c->endpoint, &n)) {
             snprintf(err, sizeof err, "cannot bind %.120s: %.100s", cfg->addr, zmq_strerror(zmq_errno()));
@@ -321,13 +377,11 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
         int hwm = 10000;
         zmq_setsockopt(p->dealer, ZMQ_LINGER, &zero, sizeof zero);
         zmq_setsockopt(p->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        if (*key) { /* a throwaway client key; the server key proves the peer holds the cluster's */
-            char cpub[41], csec[41];
-            zmq_curve_keypair(cpub, csec);
-            zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, c->pub, 40);
-            zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, cpub, 40);
-            zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, csec, 40);
-        }
+        /* both ends prove they hold the cluster key: we expect it as the
+         * server's, and present it as ours (the peer's ZAP checks it) */
+        zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, c->pub, 40);
+        zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, c->pub, 40);
+        zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, key, 40);
         if (zmq_connect(p->dealer, p->endpoint)) {
             snprintf(err, sizeof err, "cannot connect to peer %.63s at %.120s: %.60s", p->name, p->endpoint,
                      zmq_strerror(zmq_errno()));
@@ -343,17 +397,14 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
         cleanup(c);
         return rc;
     }
-    tr_metrics_t *m = tr_system_metrics(c->sys);
     c->m_in = tr_metrics_counter(m, "troupe_cluster_messages_total", "Messages between nodes", "direction=\"in\"");
     c->m_out = tr_metrics_counter(m, "troupe_cluster_messages_total", "Messages between nodes", "direction=\"out\"");
     c->m_refused = tr_metrics_counter(m, "troupe_cluster_refused_total",
                                       "Messages for a node that is unknown, down or not taking them", NULL);
-    c->m_bad = tr_metrics_counter(m, "troupe_cluster_malformed_total",
-                                  "Frames from other nodes that were not an envelope for this node", NULL);
     tr_system_set_router(c->sys, tr_self_name(self));
     char np[16];
     snprintf(np, sizeof np, "%d", c->npeers);
-    tr_logkv(TR_LOG_INFO, "cluster listening", "endpoint", c->endpoint, "peers", np, "curve", *key ? "on" : "off", NULL);
+    tr_logkv(TR_LOG_INFO, "cluster listening", "endpoint", c->endpoint, "peers", np, NULL);
     ping_all(c);
     c->next_hb = tr_mono_ms() + (uint64_t)c->hb_ms;
     *state = c;
@@ -417,6 +468,10 @@ static int c_ready(tr_actor_t *self, void *state)
             } else {
                 tr_counter_inc(c->m_bad); /* a node this one does not list */
             }
+        } else if (env.type.len >= 3 && memcmp(env.type.ptr, "tr.", 3) == 0 && !tr_str_eq(env.type, "tr.error")) {
+            /* the runtime's own control messages (supervisor commands, stop,
+             * monitors) are for this node's threads only, never from the wire */
+            tr_counter_inc(c->m_bad);
         } else {
             tr_counter_inc(c->m_in);
             if (tr_forward(c->sys, &env) == TR_EINVAL)

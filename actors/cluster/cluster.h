@@ -15,11 +15,13 @@
  * unknown is refused at once (TR_ENOPROC to the sender's ask, a dead letter
  * otherwise): nothing waits on a partition for its full deadline.
  *
- * Security: plaintext only on loopback. Any other address needs `secret`, a
- * CURVE secret key (Z85, `troupe zmq-keys`) shared by every node of the
- * cluster: each node serves CURVE with it and connects to its peers with
- * its public key, so only holders of the key can join or listen. A node can
- * address any actor of another (as in Erlang): give the key only to nodes
+ * Security: always CURVE, with `secret`, a CURVE secret key (Z85, `troupe
+ * zmq-keys`) shared by every node: each node serves CURVE with it, connects
+ * to its peers expecting its public half, and presents it as its own client
+ * key; a ZAP handler lets in only clients holding it (the public key alone
+ * is not enough). Runtime control messages ("tr.*" but tr.error) from the
+ * wire are dropped. A node can address any actor of another (as in Erlang):
+ * give the key only to nodes
  * you trust as much as this one. */
 #ifndef TROUPE_CLUSTER_H
 #define TROUPE_CLUSTER_H
@@ -31,7 +33,7 @@
 typedef struct cluster_config {
     const char *addr;   /* endpoint to bind, tcp://HOST:PORT; "" = no cluster */
     const char *peers;  /* "b=tcp://127.0.0.1:7001,c=tcp://10.0.0.3:7000" */
-    const char *secret; /* shared CURVE secret key (Z85, 40 chars); "" = plaintext (loopback only) */
+    const char *secret; /* shared CURVE secret key (Z85, 40 chars); required */
     int heartbeat_ms;   /* 0 = 1000 */
 } cluster_config_t;
 
