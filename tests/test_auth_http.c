@@ -12,6 +12,8 @@
  * touches other tests. */
 #include "auth_helpers.h"
 
+#include <zmq.h>
+
 #include <ctype.h>
 #include <pthread.h>
 
@@ -664,9 +666,14 @@ Test(auth_http, audit_login_and_failures)
 /* ------------------------------------------------------------------ */
 /* auth=off                                                            */
 
-static int prepare_with(const char *auth, const char *addr, char *err, size_t cap)
+static int prepare_with_zmq(const char *auth, const char *addr, const char *zmq, const char *curve, char *err,
+                            size_t cap)
 {
     tr_config_t *cfg = tr_config_new(troupe_settings, troupe_settings_count, "TROUPE_");
+    if (zmq) {
+        cr_assert_eq(tr_config_set(cfg, "zmq_addr", zmq, "test", err, cap), 0, "%s", err);
+        cr_assert_eq(tr_config_set(cfg, "zmq_curve_secret", curve, "test", err, cap), 0, "%s", err);
+    }
     cr_assert_eq(tr_config_set(cfg, "database_url", "postgresql://x@127.0.0.1:1/x", "test", err, cap), 0);
     cr_assert_eq(tr_config_set(cfg, "jwt_secret", TH_SECRET, "test", err, cap), 0);
     cr_assert_eq(tr_config_set(cfg, "auth", auth, "test", err, cap), 0);
@@ -678,6 +685,11 @@ static int prepare_with(const char *auth, const char *addr, char *err, size_t ca
         app_release(&app);
     tr_config_destroy(&cfg);
     return rc;
+}
+
+static int prepare_with(const char *auth, const char *addr, char *err, size_t cap)
+{
+    return prepare_with_zmq(auth, addr, NULL, NULL, err, cap);
 }
 
 Test(auth_http, auth_off_only_on_loopback)
@@ -693,6 +705,13 @@ Test(auth_http, auth_off_only_on_loopback)
     const char *loop[] = {"127.0.0.1:0", "127.9.9.9:8080", "[::1]:0", "localhost:0"};
     for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++)
         cr_assert_eq(prepare_with("off", loop[i], err, sizeof err), 0, "%s: %s", loop[i], err);
+    /* the ZeroMQ gateway is a way in too: with auth off it must be local as well */
+    char pub[41], sec[41];
+    cr_assert_eq(zmq_curve_keypair(pub, sec), 0);
+    cr_assert_eq(prepare_with_zmq("off", "127.0.0.1:0", "tcp://0.0.0.0:5555", sec, err, sizeof err), TR_ECONFIG);
+    cr_assert(strstr(err, "auth=off") && strstr(err, "zmq_addr"), "%s", err);
+    cr_assert_eq(prepare_with_zmq("on", "127.0.0.1:0", "tcp://0.0.0.0:5555", sec, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(prepare_with_zmq("off", "127.0.0.1:0", "tcp://127.0.0.1:5555", "", err, sizeof err), 0, "%s", err);
 }
 
 Test(auth_http, auth_off_me_says_disabled)

@@ -45,7 +45,7 @@ typedef struct gw {
 /* ------------------------------------------------------------------ */
 /* configuration                                                       */
 
-static bool addr_is_local(const char *addr)
+bool gateway_addr_is_local(const char *addr)
 {
     if (strncmp(addr, "ipc://", 6) == 0)
         return true;
@@ -79,7 +79,7 @@ int gateway_config_check(const gateway_config_t *cfg, char *err, size_t errcap)
             snprintf(err, errcap, "zmq_curve_secret is set but this libzmq has no CURVE support");
             return TR_ECONFIG;
         }
-    } else if (!addr_is_local(cfg->addr)) {
+    } else if (!gateway_addr_is_local(cfg->addr)) {
         snprintf(err, errcap,
                  "zmq_addr %s is not loopback: set zmq_curve_secret (troupe zmq-keys) so clients talk over CURVE",
                  cfg->addr);

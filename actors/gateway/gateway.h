@@ -38,6 +38,9 @@ extern const tr_behaviour_t gateway_behaviour; /* arg: const gateway_config_t * 
  * key); 0 or TR_ECONFIG with the reason in err. */
 int gateway_config_check(const gateway_config_t *cfg, char *err, size_t errcap);
 
+/* ipc://, or tcp:// on a loopback host (127.0.0.0/8, ::1, localhost). */
+bool gateway_addr_is_local(const char *addr);
+
 /* Asks the running gateway which endpoint it bound (e.g. after
  * "tcp://127.0.0.1:*"); 0 and the endpoint in buf. */
 int gateway_endpoint(tr_system_t *sys, char *buf, size_t cap);

@@ -105,6 +105,11 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     gw->http = h;
     if (gateway_config_check(gw, err, errcap))
         return TR_ECONFIG;
+    if (!auth_on && *gw->addr && !gateway_addr_is_local(gw->addr)) {
+        /* with auth off the gateway, too, makes every request a local admin */
+        snprintf(err, errcap, "auth=off is allowed only with a loopback zmq_addr (got %s)", gw->addr);
+        return TR_ECONFIG;
+    }
     cluster_config_t *cl = &app->cluster;
     cl->addr = tr_config_str(cfg, "cluster_addr");
     cl->peers = tr_config_str(cfg, "cluster_peers");
