@@ -600,12 +600,20 @@ static req_t *req_begin(bridge_t *b, struct MHD_Connection *c, const char *url, 
             return r;
         }
     }
+    /* an upload (up to 16 MiB) is taken only from a known caller within its
+     * limits: check them from the headers, before the body is read, so
+     * anonymous clients cannot make the server buffer large bodies */
+    if (r->route->raw_body_max && r->route->needs_token) {
+        r->early_checked = true;
+        if (rate_limit_ip(r))
+            (void)(authenticate(r) && rate_limit_user(r));
+    }
     return r;
 }
 
 static void req_run(req_t *r)
 {
-    if (!rate_limit_ip(r))
+    if (!r->early_checked && !rate_limit_ip(r))
         return;
     if (r->route->rules) {
         body_error_t e;
@@ -626,7 +634,7 @@ static void req_run(req_t *r)
         http_reply_error(r, 400, FAIL_INVALID, "this route takes no body");
         return;
     }
-    if (!authenticate(r) || !rate_limit_user(r))
+    if (!r->early_checked && (!authenticate(r) || !rate_limit_user(r)))
         return;
     trace_context(r);
     r->route->handle(r);

@@ -41,6 +41,7 @@ struct req {
     size_t body_len, body_cap;
     size_t dropped;      /* bytes of an oversized body thrown away */
     bool too_large;
+    bool early_checked; /* rate limits and token checked from the headers (uploads) */
     bool responded;
     json_t *json;        /* the validated body */
     tj_claims_t user;    /* when authenticated */
