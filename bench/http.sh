@@ -20,12 +20,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
-  rm -rf "$tmp"
+  [ -n "${bench_db:-}" ] && "$root/tools/pg.sh" dropdb "$bench_db"; rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 "$root/tools/pg.sh" start
-export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
+bench_db="troupe_bench_$$"  # a scratch database: no state from make run or earlier runs (e.g. login throttles)
+"$root/tools/pg.sh" createdb "$bench_db"
+export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url "$bench_db")
 export TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_HTTP_ADDR=127.0.0.1:$tport TROUPE_LOG_LEVEL=error TROUPE_JWT_SECRET=bench-secret-0123456789abcdefghijklmnop
 export TROUPE_RATE_IP_PER_S=0 TROUPE_RATE_USER_PER_S=0 TROUPE_RATE_AUTH_PER_MIN=0 TROUPE_HTTP_MAX_CONNECTIONS=${HTTP_MAX_CONNECTIONS:-1000}
 "$root/$build/troupe" run > "$tmp/troupe.log" 2>&1 &

@@ -11,10 +11,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${bench_db:-}" ] && "$root/tools/pg.sh" dropdb "$bench_db"; rm -rf "$tmp"; }
 trap cleanup EXIT
 "$root/tools/pg.sh" start
-export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
+bench_db="troupe_bench_$$"  # a scratch database: no state from make run or earlier runs (e.g. login throttles)
+"$root/tools/pg.sh" createdb "$bench_db"
+export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url "$bench_db")
 llm_port=${LLM_PORT:-18511}
 http_port=${HTTP_PORT:-18512}
 "$build/fake_ollama" --port "$llm_port" > "$tmp/fake.log" 2>&1 &

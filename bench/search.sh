@@ -12,10 +12,12 @@ CHUNKS=${CHUNKS:-10000}
 port=${HTTP_PORT:-18521}
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${bench_db:-}" ] && "$root/tools/pg.sh" dropdb "$bench_db"; rm -rf "$tmp"; }
 trap cleanup EXIT
 "$root/tools/pg.sh" start
-export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url)
+bench_db="troupe_bench_$$"  # a scratch database: no state from make run or earlier runs (e.g. login throttles)
+"$root/tools/pg.sh" createdb "$bench_db"
+export TROUPE_DATABASE_URL=$("$root/tools/pg.sh" url "$bench_db")
 export TROUPE_ZMQ_ADDR="tcp://127.0.0.1:*" TROUPE_HTTP_ADDR=127.0.0.1:$port TROUPE_DATA_DIR=$tmp/data TROUPE_LOG_LEVEL=error \
        TROUPE_JWT_SECRET=search-bench-secret-0123456789abcdefgh TROUPE_LLM_URL=http://127.0.0.1:1 \
        TROUPE_RATE_IP_PER_S=0 TROUPE_RATE_USER_PER_S=0 TROUPE_RATE_AUTH_PER_MIN=0 TROUPE_STORE_READERS=${READERS:-2}
