@@ -724,3 +724,19 @@ Test(auth_http, auth_off_me_says_disabled)
     th_free(&r);
     done(&s);
 }
+
+/* registration = closed: sign-up is refused; logins of existing accounts work. */
+Test(auth_http, registration_closed_refuses_sign_up)
+{
+    th_server_t s;
+    char admin[80], rnd[64];
+    th_email(rnd, sizeof rnd);
+    snprintf(admin, sizeof admin, "admin-%s", rnd + 5);
+    th_start(&s, "registration", "closed", "admin_email", admin, "admin_password", "bootstrap admin secret 1", NULL);
+    char email[64];
+    th_email(email, sizeof email);
+    check(creds(&s, "/v1/auth/register", email, "correct horse battery", "Nope"), 403, "forbidden");
+    char *aa = login(&s, admin, "bootstrap admin secret 1", NULL);
+    cr_assert(aa && *aa, "existing accounts still log in");
+    done(&s);
+}

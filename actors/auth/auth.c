@@ -74,6 +74,9 @@ static int do_register(tr_actor_t *self, worker_t *w, const tr_msg_t *msg, const
     char email[255], password[PW_MAX_BYTES + 1], name[sizeof((user_t *)0)->name] = "";
     const char *v;
     uint32_t n;
+    if (w->cfg->registration_closed) /* one place for every way in (HTTP, ZeroMQ) */
+        return fail_reply(self, msg, FAIL_FORBIDDEN,
+                          "sign-up is closed on this server; an admin creates accounts (troupe user add)", 0);
     /* the bridge bounds characters, the policy bounds bytes: 100 "€" pass the
      * first and must fail as a weak password, not as a missing one */
     if (mpget_view(msg, "password", &v, &n) && n > PW_MAX_BYTES)
@@ -349,8 +352,10 @@ static int do_set_role(tr_actor_t *self, worker_t *w, const tr_msg_t *msg, const
     if (rc)
         return db_fail(self, msg, rc);
     rc = users_set_role(w->db, id, role);
-    if (rc == TR_ENOPROC)
-        return fail_reply(self, msg, FAIL_NOT_FOUND, "no such user", 0);
+    if (rc == TR_ENOPROC) /* no such user, or the last admin */
+        return users_get(w->db, id, &u) == 0
+                   ? fail_reply(self, msg, FAIL_CONFLICT, "the last admin cannot be demoted; make another admin first", 0)
+                   : fail_reply(self, msg, FAIL_NOT_FOUND, "no such user", 0);
     if (!rc)
         rc = users_get(w->db, id, &u);
     if (rc)

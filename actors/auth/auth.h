@@ -33,6 +33,7 @@ typedef struct auth_config {
     int lock_max_s;
     pw_cost_t cost;
     int workers;
+    bool registration_closed; /* sign-up refused (403); admins create accounts */
 } auth_config_t;
 
 extern const tr_behaviour_t auth_worker_behaviour;

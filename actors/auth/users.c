@@ -76,7 +76,11 @@ int users_set_role(db_t *db, const char *id, const char *role)
 {
     const char *p[] = {id, role};
     PGresult *r;
-    int rc = db_exec(db, "UPDATE users SET role = $2, updated_at = now() WHERE id = $1::uuid RETURNING id", 2, p, &r);
+    /* the last admin stays an admin: someone must be able to manage roles */
+    int rc = db_exec(db,
+                     "UPDATE users SET role = $2, updated_at = now() WHERE id = $1::uuid AND NOT ($2 = 'user' AND "
+                     "role = 'admin' AND (SELECT count(*) FROM users WHERE role = 'admin') <= 1) RETURNING id",
+                     2, p, &r);
     if (rc)
         return rc;
     rc = PQntuples(r) == 1 ? 0 : TR_ENOPROC;

@@ -80,6 +80,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     a->lock_max_s = (int)tr_config_int(cfg, "login_lock_max_s");
     a->cost = strcmp(tr_config_str(cfg, "password_cost"), "moderate") == 0 ? PW_COST_MODERATE : PW_COST_INTERACTIVE;
     a->workers = (int)tr_config_int(cfg, "db_pool");
+    a->registration_closed = strcmp(tr_config_str(cfg, "registration"), "closed") == 0;
 
     http_config_t *h = &app->http;
     h->addr = addr;
