@@ -740,3 +740,30 @@ Test(auth_http, registration_closed_refuses_sign_up)
     cr_assert(aa && *aa, "existing accounts still log in");
     done(&s);
 }
+
+/* login_throttle is pruned: rows whose lock is over and whose count would
+ * restart anyway go when the first auth worker starts (and every 256th
+ * failure); a row still counting stays. */
+Test(auth_http, stale_login_throttles_are_pruned)
+{
+    th_server_t s;
+    th_start(&s, NULL);
+    th_stop(&s);
+    char rnd[64], stale[96], fresh[96], out[64];
+    th_email(rnd, sizeof rnd);
+    snprintf(stale, sizeof stale, "stale-%s", rnd);
+    snprintf(fresh, sizeof fresh, "fresh-%s", rnd);
+    PGconn *c = pg();
+    sql1(c, "INSERT INTO login_throttle (kind, key, failures, updated_at) VALUES ('account', $1, 3, "
+            "now() - interval '2 days') RETURNING 'ok'",
+         stale, out, sizeof out);
+    sql1(c, "INSERT INTO login_throttle (kind, key, failures) VALUES ('account', $1, 3) RETURNING 'ok'", fresh, out,
+         sizeof out);
+    th_start(&s, NULL);
+    sql1(c, "SELECT count(*)::text FROM login_throttle WHERE key = $1", stale, out, sizeof out);
+    cr_assert_str_eq(out, "0", "the stale row is gone");
+    sql1(c, "SELECT count(*)::text FROM login_throttle WHERE key = $1", fresh, out, sizeof out);
+    cr_assert_str_eq(out, "1", "a row still counting stays");
+    PQfinish(c);
+    done(&s);
+}

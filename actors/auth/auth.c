@@ -13,7 +13,10 @@
 typedef struct {
     const auth_config_t *cfg;
     db_t *db;
+    unsigned failures; /* noted by this worker: every PURGE_EVERY-th also prunes */
 } worker_t;
+
+#define PURGE_EVERY 256
 
 typedef struct {
     char ip[64];
@@ -124,6 +127,20 @@ static int locked_for(worker_t *w, const char *email, const char *ip, int *secs)
  * a shared address (NAT, loopback) ended up locked on its first mistake. */
 #define TH_STALE "t.updated_at < now() - make_interval(secs => $5::int)"
 #define TH_COUNT "(CASE WHEN " TH_STALE " THEN 1 ELSE t.failures + 1 END)"
+/* The table grows only with failures, so it is pruned as they come (and
+ * when the first worker starts): rows whose lock is over and whose count
+ * would restart anyway (see TH_STALE). */
+static void purge_throttles(worker_t *w)
+{
+    char cap[16];
+    snprintf(cap, sizeof cap, "%d", w->cfg->lock_max_s);
+    const char *p[] = {cap};
+    db_exec(w->db,
+            "DELETE FROM login_throttle WHERE updated_at < now() - make_interval(secs => $1::int) AND "
+            "(locked_until IS NULL OR locked_until < now())",
+            1, p, NULL);
+}
+
 static void note_failure(worker_t *w, const char *kind, const char *key)
 {
     char maxf[16], base[16], cap[16];
@@ -138,6 +155,8 @@ static void note_failure(worker_t *w, const char *kind, const char *key)
             "locked_until = CASE WHEN " TH_COUNT " >= $3::int THEN now() + make_interval(secs => "
             "least($5::int, $4::int * power(2, least(" TH_COUNT " - $3::int, 20)))) ELSE t.locked_until END",
             5, p, NULL);
+    if (++w->failures % PURGE_EVERY == 0)
+        purge_throttles(w);
 }
 
 static void clear_failures(worker_t *w, const char *email)
@@ -387,7 +406,9 @@ static int w_init(tr_actor_t *self, void *arg, void **state)
         free(w);
         return TR_ENOMEM;
     }
-    db_ping(w->db); /* connect now if we can; a down database is not fatal */
+    /* connect now if we can; a down database is not fatal */
+    if (db_ping(w->db) && strcmp(tr_self_name(self), "auth.0") == 0)
+        purge_throttles(w);
     *state = w;
     return 0;
 }
