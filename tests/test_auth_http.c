@@ -767,3 +767,31 @@ Test(auth_http, stale_login_throttles_are_pruned)
     PQfinish(c);
     done(&s);
 }
+
+/* An LLM API key never goes over plain http to another host. */
+Test(auth_http, llm_api_key_needs_https_off_loopback)
+{
+    tr_log_set_level(TR_LOG_OFF);
+    struct {
+        const char *url;
+        int rc;
+    } cases[] = {{"http://10.0.0.5:11434", TR_ECONFIG}, {"http://example.com/v1", TR_ECONFIG},
+                 {"http://127.0.0.1:11434", 0},         {"http://[::1]/v1", 0},
+                 {"https://api.example.com/v1", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[512] = "";
+        tr_config_t *cfg = tr_config_new(troupe_settings, troupe_settings_count, "TROUPE_");
+        cr_assert_eq(tr_config_set(cfg, "database_url", "postgresql://x@127.0.0.1:1/x", "test", err, sizeof err), 0);
+        cr_assert_eq(tr_config_set(cfg, "jwt_secret", TH_SECRET, "test", err, sizeof err), 0);
+        cr_assert_eq(tr_config_set(cfg, "llm_api_key", "sk-test", "test", err, sizeof err), 0);
+        cr_assert_eq(tr_config_set(cfg, "llm_url", cases[i].url, "test", err, sizeof err), 0, "%s", err);
+        app_t app;
+        int rc = app_prepare(&app, cfg, err, sizeof err);
+        if (!rc)
+            app_release(&app);
+        tr_config_destroy(&cfg);
+        cr_assert_eq(rc, cases[i].rc, "%s: %s", cases[i].url, err);
+        if (rc)
+            cr_assert(strstr(err, "llm_api_key"), "%s", err);
+    }
+}

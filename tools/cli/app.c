@@ -25,6 +25,19 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
+/* "host[:port][/path]" (host may be [v6]): is the host loopback? */
+static bool url_host_is_loopback(const char *hostpart)
+{
+    char hp[300];
+    size_t n = strcspn(hostpart, "/");
+    if (n > 256)
+        return false;
+    const char *end = hostpart[0] == '[' ? memchr(hostpart, ']', n) : hostpart;
+    bool has_port = end && memchr(end, ':', n - (size_t)(end - hostpart)) != NULL;
+    snprintf(hp, sizeof hp, has_port ? "%.*s" : "%.*s:0", (int)n, hostpart);
+    return http_addr_is_loopback(hp);
+}
+
 int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
 {
     memset(app, 0, sizeof *app);
@@ -134,6 +147,12 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     l->breaker_open_ms = (int)tr_config_int(cfg, "llm_breaker_open_ms");
     if (strncmp(l->url, "http://", 7) != 0 && strncmp(l->url, "https://", 8) != 0) {
         snprintf(err, errcap, "llm_url must start with http:// or https:// (got %s)", l->url);
+        return TR_ECONFIG;
+    }
+    if (*l->api_key && strncmp(l->url, "http://", 7) == 0 && !url_host_is_loopback(l->url + 7)) {
+        /* the key (and every prompt) would cross the network in clear text */
+        snprintf(err, errcap, "llm_api_key is set but llm_url is plain http:// to another host: use https:// (or a "
+                              "loopback URL)");
         return TR_ECONFIG;
     }
 
