@@ -34,7 +34,7 @@ static bool url_host_is_loopback(const char *hostpart)
         return false;
     const char *end = hostpart[0] == '[' ? memchr(hostpart, ']', n) : hostpart;
     bool has_port = end && memchr(end, ':', n - (size_t)(end - hostpart)) != NULL;
-    snprintf(hp, sizeof hp, has_port ? "%.*s" : "%.*s:0", (int)n, hostpart);
+    snprintf(hp, sizeof hp, "%.*s%s", (int)n, hostpart, has_port ? "" : ":0");
     return http_addr_is_loopback(hp);
 }
 
