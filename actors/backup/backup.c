@@ -2,6 +2,7 @@
  * order of the steps and what is said about them; the work is done by the
  * store (store_backup.h), pgtool and manifest. */
 #include "backup.h"
+#include "common/fsutil.h"
 
 #include "datalock.h"
 #include "db/migrate.h"
@@ -61,33 +62,6 @@ static int join(char *out, size_t cap, const char *a, const char *b)
     if (n < 0 || (size_t)n >= cap) {
         out[0] = '\0';
         errno = ENAMETOOLONG;
-        return -1;
-    }
-    return 0;
-}
-
-static int mkdirs(const char *path)
-{
-    char buf[PATH_CAP];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char ch = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return -1;
-            buf[i] = ch;
-        }
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return -1;
-    if (!S_ISDIR(sb.st_mode)) {
-        errno = ENOTDIR;
         return -1;
     }
     return 0;
@@ -264,7 +238,7 @@ int bk_backup(const bk_config_t *c, const char *dir, int keep, char *path, size_
         snprintf(err, errcap, "backup directory path is too long");
         return TR_EINVAL;
     }
-    if (mkdirs(dir) != 0) {
+    if (fs_mkdirs(dir) != 0) {
         snprintf(err, errcap, "cannot create the backup directory %s: %s", dir, strerror(errno));
         return TR_ESYS;
     }

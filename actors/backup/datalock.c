@@ -1,5 +1,6 @@
 /* datalock.c - the data directory's lock file (see datalock.h). */
 #include "datalock.h"
+#include "common/fsutil.h"
 
 #include "tr_err.h"
 
@@ -12,30 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int mkdirs(const char *path)
-{
-    char buf[1024];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return -1;
-            buf[i] = c;
-        }
-    return 0;
-}
-
 int bk_lock_acquire(const char *data_dir, int *fd, char *err, size_t errcap)
 {
     *fd = -1;
-    if (mkdirs(data_dir) != 0) {
+    if (fs_mkdirs(data_dir) != 0) {
         snprintf(err, errcap, "data_dir %s cannot be created: %s", data_dir, strerror(errno));
         return TR_ESYS;
     }

@@ -1,5 +1,6 @@
 /* app.c - building and starting troupe's actor tree (see app.h). */
 #include "app.h"
+#include "common/fsutil.h"
 #include "auth/users.h"
 #include "db/migrate.h"
 #include "node/node.h"
@@ -10,20 +11,6 @@
 
 #include <sodium.h>
 #include <string.h>
-
-static int mkdir_p(const char *path)
-{
-    char buf[600];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0700) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
-}
 
 /* "host[:port][/path]" (host may be [v6]): is the host loopback? */
 static bool url_host_is_loopback(const char *hostpart)
@@ -191,7 +178,7 @@ int app_prepare(app_t *app, const tr_config_t *cfg, char *err, size_t errcap)
     /* the document store: LMDB under <data_dir>/store, opened here so a
      * store built with another embedder stops the start with a clear error */
     const char *data_dir = tr_config_str(cfg, "data_dir");
-    if (mkdir_p(data_dir)) {
+    if (fs_mkdirs(data_dir)) {
         snprintf(err, errcap, "data_dir %s cannot be created: %s", data_dir, strerror(errno));
         return TR_ECONFIG;
     }
