@@ -1,5 +1,6 @@
 /* st_db.c - the LMDB environment, meta/identity, owners (see st_db.h). */
 #include "st_db.h"
+#include "common/fsutil.h"
 
 #include "tr_err.h"
 #include "tr_mp.h"
@@ -29,25 +30,6 @@ int st_db_err(int rc)
     default:
         return TR_ESYS;
     }
-}
-
-static int mkdirs(const char *path)
-{
-    char buf[1024];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return -1;
-            buf[i] = c;
-        }
-    }
-    return 0;
 }
 
 /* ---- meta ---- */
@@ -177,7 +159,7 @@ int st_db_open(const st_db_opts_t *o, st_db_t **out, char *err, size_t errcap)
     db->dim = none ? 0 : o->dim;
     db->M = o->M > 0 ? o->M : 16;
     db->efc = o->efc > 0 ? o->efc : 100;
-    if (mkdirs(o->path) != 0) {
+    if (fs_mkdirs(o->path) != 0) {
         snprintf(err, errcap, "store: cannot create %s: %s", o->path, strerror(errno));
         free(db);
         return TR_ESYS;
