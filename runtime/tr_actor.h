@@ -198,7 +198,8 @@ typedef struct tr_send_opts {
 int tr_send(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len);
 /* Delivers an envelope that came from another node to the local actor its
  * "to" names ("name@<this node>"), keeping its id, from, reply_to, corr,
- * deadline and trace context. TR_EINVAL for any other node. */
+ * deadline and trace context. Never waits: a full mailbox is TR_EFULL, no
+ * such actor TR_ENOPROC. TR_EINVAL for any other node. */
 int tr_forward(tr_system_t *sys, const tr_msg_t *msg);
 int tr_send_ex(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len,
                const tr_send_opts_t *opts);

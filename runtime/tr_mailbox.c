@@ -527,7 +527,7 @@ int tr_forward(tr_system_t *sys, const tr_msg_t *msg)
     if (!at || strcmp(at + 1, sys->node) != 0)
         return TR_EINVAL; /* only for this node's actors: no forwarding loops */
     tr_envelope_t env = *msg;
-    return send_addr(sys, to, 0, &env, -1);
+    return send_addr(sys, to, 0, &env, -2); /* never waits: the link must keep moving */
 }
 
 int tr_send(tr_system_t *sys, const char *to, const char *type, const void *payload, size_t len)

@@ -30,6 +30,7 @@ typedef struct cl {
     uint64_t next_id;
     char pub[41]; /* the cluster key's public half */
     uint8_t pub_raw[32];
+    void *zap_sock; /* bound before the ROUTER, then owned by the ZAP thread */
     pthread_t zap;
     bool zap_running;
     tr_metric_t *m_in, *m_out, *m_refused, *m_bad;
@@ -260,14 +261,7 @@ static int status(tr_actor_t *self, cl_t *c, const tr_msg_t *msg)
 static void *zap_main(void *arg)
 {
     cl_t *c = arg;
-    void *s = zmq_socket(c->ctx, ZMQ_REP);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    if (!s || zmq_bind(s, "inproc://zeromq.zap.01") != 0) {
-        if (s)
-            zmq_close(s);
-        return NULL;
-    }
+    void *s = c->zap_sock;
     for (;;) {
         char f[7][256];
         int len[7], n = 0, more = 1;
@@ -312,6 +306,8 @@ static void cleanup(cl_t *c)
             zmq_close(c->peers[i].dealer);
     if (c->router)
         zmq_close(c->router);
+    if (c->zap_sock && !c->zap_running) /* never handed to the thread */
+        zmq_close(c->zap_sock);
     if (c->ctx)
         zmq_ctx_shutdown(c->ctx); /* ends the ZAP thread's wait */
     if (c->zap_running)
@@ -346,7 +342,18 @@ static int c_init(tr_actor_t *self, void *arg, void **state)
                                   "connections",
                                   NULL);
     c->ctx = rc ? NULL : zmq_ctx_new();
-    if (c->ctx && pthread_create(&c->zap, NULL, zap_main, c) == 0)
+    /* the ZAP handler is bound before the ROUTER: libzmq lets a CURVE client
+     * in unchecked when no handler is bound at its handshake */
+    c->zap_sock = c->ctx ? zmq_socket(c->ctx, ZMQ_REP) : NULL;
+    if (c->zap_sock) {
+        int z = 0;
+        zmq_setsockopt(c->zap_sock, ZMQ_LINGER, &z, sizeof z);
+    }
+    if (!rc && (!c->zap_sock || zmq_bind(c->zap_sock, "inproc://zeromq.zap.01") != 0)) {
+        snprintf(err, sizeof err, "cannot start the cluster's authentication handler");
+        rc = TR_ESYS;
+    }
+    if (!rc && pthread_create(&c->zap, NULL, zap_main, c) == 0)
         c->zap_running = true;
     else if (!rc)
         rc = TR_ENOMEM;
@@ -420,10 +427,22 @@ static void c_terminate(tr_actor_t *self, void *state, const char *reason)
 
 static void *c_watch(tr_actor_t *self, void *state) { return ((cl_t *)state)->router; }
 
+/* Heartbeats are due on time even while frames keep arriving (a readable
+ * socket is served before the timeout tick). */
+static void heartbeat_if_due(cl_t *c)
+{
+    uint64_t now = tr_mono_ms();
+    if (now >= c->next_hb) {
+        ping_all(c);
+        c->next_hb = now + (uint64_t)c->hb_ms;
+    }
+}
+
 /* Frames from other nodes: [identity][envelope]. */
 static int c_ready(tr_actor_t *self, void *state)
 {
     cl_t *c = state;
+    heartbeat_if_due(c);
     for (int i = 0; i < 256; i++) {
         zmq_msg_t id, m;
         zmq_msg_init(&id);
@@ -440,16 +459,17 @@ static int c_ready(tr_actor_t *self, void *state)
             zmq_msg_close(&m);
             return 0;
         }
-        while (zmq_msg_more(&m)) { /* more frames than a node sends: drop the rest */
+        bool extra = false;
+        while (zmq_msg_more(&m)) { /* more frames than a node sends: drop the whole message */
+            extra = true;
             zmq_msg_close(&m);
             zmq_msg_init(&m);
             if (zmq_msg_recv(&m, c->router, ZMQ_DONTWAIT) < 0)
                 break;
-            tr_counter_inc(c->m_bad);
         }
         tr_envelope_t env;
         size_t max = 16u * 1024 * 1024;
-        if (tr_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), max, &env) != 0) {
+        if (extra || tr_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), max, &env) != 0) {
             tr_counter_inc(c->m_bad);
         } else if (tr_str_eq(env.type, "cluster.ping")) {
             tr_mpr_t r;
@@ -474,8 +494,11 @@ static int c_ready(tr_actor_t *self, void *state)
             tr_counter_inc(c->m_bad);
         } else {
             tr_counter_inc(c->m_in);
-            if (tr_forward(c->sys, &env) == TR_EINVAL)
+            int rc = tr_forward(c->sys, &env);
+            if (rc == TR_EINVAL)
                 tr_counter_inc(c->m_bad); /* not addressed to this node */
+            else if (rc && env.reply_to.len && !tr_str_eq(env.type, "tr.error"))
+                tr_reply_error(self, &env, rc, rc == TR_EFULL ? "the actor's mailbox is full" : "no such actor");
         }
         zmq_msg_close(&m);
     }
@@ -485,11 +508,7 @@ static int c_ready(tr_actor_t *self, void *state)
 static int c_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
 {
     cl_t *c = state;
-    uint64_t now = tr_mono_ms();
-    if (now >= c->next_hb) {
-        ping_all(c);
-        c->next_hb = now + (uint64_t)c->hb_ms;
-    }
+    heartbeat_if_due(c);
     if (tr_str_eq(msg->type, "tr.timeout"))
         return 0;
     const char *at = memchr(msg->to.ptr, '@', msg->to.len);

@@ -173,6 +173,8 @@ static int success_status(const gw_op_t *op)
 {
     if (strcmp(op->name, "auth.register") == 0 || strcmp(op->name, "documents.put") == 0)
         return 201;
+    if (strcmp(op->name, "auth.logout") == 0)
+        return 204;
     if (strcmp(op->name, "tasks.create") == 0)
         return 202;
     return 200;
@@ -419,8 +421,6 @@ static void on_reply(gw_t *g, const tr_msg_t *msg)
                      status == 500 ? "internal error" : message, (int)retry);
     } else {
         int status = success_status(p->op);
-        if (strcmp(p->op->name, "auth.logout") == 0)
-            status = 204;
         answer_ok(g, p->ident, p->ident_len, p->delim, p->id, p->id_len, p->op->name, status, msg->payload,
                   msg->payload_len);
     }
@@ -517,6 +517,8 @@ static void g_terminate(tr_actor_t *self, void *state, const char *reason)
     for (size_t i = 0; i < g->npend; i++) /* nobody is left to answer them: say so */
         answer_error(g, g->pend[i].ident, g->pend[i].ident_len, g->pend[i].delim, g->pend[i].id, g->pend[i].id_len,
                      g->pend[i].op->name, 503, FAIL_UNAVAILABLE, "the gateway is stopping", 0);
+    int linger = 500; /* let those answers leave, within a bound */
+    zmq_setsockopt(g->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(g->router);
     zmq_ctx_term(g->ctx);
     rl_destroy(&g->rl_ip);
@@ -543,9 +545,10 @@ static int g_ready(tr_actor_t *self, void *state)
                 zmq_msg_close(m);
             zmq_msg_init(m);
             if (zmq_msg_recv(m, g->router, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(m);
-                for (int j = 0; j < (n < 4 ? n : 4); j++)
+                zmq_msg_close(m); /* m is parts[min(n, 3)]: the loop below closes the others */
+                for (int j = 0; j < (n < 3 ? n : 3); j++)
                     zmq_msg_close(&parts[j]);
+                expire(g);
                 return 0; /* nothing (more) to read */
             }
             more = zmq_msg_more(m);
@@ -568,6 +571,7 @@ static int g_ready(tr_actor_t *self, void *state)
         for (int j = 0; j < kept; j++)
             zmq_msg_close(&parts[j]);
     }
+    expire(g); /* deadlines are kept while requests keep coming (the tick waits behind a readable socket) */
     return 0;
 }
 
