@@ -189,6 +189,9 @@ typedef struct tr_send_opts {
     bool no_inherit; /* do not take the current message's deadline: for hand-offs
                         whose receiver must see the message even late (it
                         carries its own deadline inside) */
+    bool no_wait;    /* a full mailbox is TR_EFULL at once, whatever the
+                        target's overflow policy (for senders that serve many:
+                        a gateway must not stall on one stuck actor) */
 } tr_send_opts_t;
 
 /* Sends one message. `payload` is one MessagePack object (or NULL/0).

@@ -514,7 +514,7 @@ int tr_send_ex(tr_system_t *sys, const char *to, const char *type, const void *p
     tr_envelope_t env;
     tr__fill_out(sys, &env, type, payload, len, opts);
     env.to = tr_str(to);
-    return send_addr(sys, to, 0, &env, -1);
+    return send_addr(sys, to, 0, &env, opts && opts->no_wait ? -2 : -1);
 }
 
 int tr_forward(tr_system_t *sys, const tr_msg_t *msg)

@@ -145,6 +145,13 @@ Test(mailbox, block_policy_waits_then_times_out)
     cr_assert_eq(tr_dead_letters(g_sys) - dl0, 2);
     cr_assert_eq(metric_value(g_sys, "troupe_dead_letters_total{reason=\"timeout\"}"), 2);
 
+    /* no_wait: the same full BLOCK mailbox refuses at once */
+    tr_send_opts_t nw = {.no_wait = true};
+    t0 = tr_mono_ms();
+    cr_assert_eq(tr_send_ex(g_sys, "bb", "num", u.b, u.len, &nw), TR_EFULL);
+    sent++;
+    cr_assert_lt(elapsed_ms(t0), 350, "no_wait does not wait for the send timeout (400 ms)");
+
     gate_open();
     cr_assert_eq(ask_rc(g_sys, "bb", "ping", T_WAIT_MS), 0);
     cr_assert_eq(ev_count("num:bb"), ok);

@@ -369,7 +369,8 @@ static void serve(gw_t *g, const uint8_t *ident, size_t ident_len, bool delim, c
         if (!rc) {
             int timeout = g->cfg->http->timeout_ms > 0 ? g->cfg->http->timeout_ms : 10000;
             tr_send_opts_t o = {.reply_to = g->name, .corr = corr,
-                                .deadline_ms = tr_wall_ms() + (uint64_t)timeout};
+                                .deadline_ms = tr_wall_ms() + (uint64_t)timeout,
+                                .no_wait = true}; /* one stuck actor must not stall every client */
             rc = tr_send_ex(g->sys, to, q->op->type, w.buf, w.len, &o);
             pending_t *p = rc ? NULL : pend_add(g);
             if (p) {
