@@ -328,3 +328,10 @@ void agents_sup_spec_free(tr_sup_spec_t *spec)
     spec->children = NULL;
     spec->n_children = 0;
 }
+
+int agent_init_config(tr_actor_t *self, void *arg, void **state)
+{
+    (void)self;
+    *state = arg;
+    return 0;
+}

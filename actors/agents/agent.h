@@ -97,4 +97,7 @@ extern const tr_behaviour_t agent_summarizer_behaviour;
 int agents_sup_spec(const agents_config_t *cfg, tr_sup_spec_t *spec);
 void agents_sup_spec_free(tr_sup_spec_t *spec);
 
+/* The init of the stateless agents: their state is their configuration (arg). */
+int agent_init_config(tr_actor_t *self, void *arg, void **state);
+
 #endif

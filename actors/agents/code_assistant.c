@@ -272,10 +272,4 @@ static int ca_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     return 0;
 }
 
-static int ca_init(tr_actor_t *self, void *arg, void **state)
-{
-    *state = arg;
-    return 0;
-}
-
-const tr_behaviour_t agent_code_behaviour = {.kind = "agent", .init = ca_init, .handle = ca_handle};
+const tr_behaviour_t agent_code_behaviour = {.kind = "agent", .init = agent_init_config, .handle = ca_handle};

@@ -151,10 +151,4 @@ static int da_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     return 0;
 }
 
-static int da_init(tr_actor_t *self, void *arg, void **state)
-{
-    *state = arg;
-    return 0;
-}
-
-const tr_behaviour_t agent_doc_behaviour = {.kind = "agent", .init = da_init, .handle = da_handle};
+const tr_behaviour_t agent_doc_behaviour = {.kind = "agent", .init = agent_init_config, .handle = da_handle};

@@ -116,10 +116,4 @@ static int o_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     return 0;
 }
 
-static int o_init(tr_actor_t *self, void *arg, void **state)
-{
-    *state = arg;
-    return 0;
-}
-
-const tr_behaviour_t agent_orchestrator_behaviour = {.kind = "agent", .init = o_init, .handle = o_handle};
+const tr_behaviour_t agent_orchestrator_behaviour = {.kind = "agent", .init = agent_init_config, .handle = o_handle};

@@ -146,10 +146,4 @@ static int su_handle(tr_actor_t *self, void *state, const tr_msg_t *msg)
     return 0;
 }
 
-static int su_init(tr_actor_t *self, void *arg, void **state)
-{
-    *state = arg;
-    return 0;
-}
-
-const tr_behaviour_t agent_summarizer_behaviour = {.kind = "agent", .init = su_init, .handle = su_handle};
+const tr_behaviour_t agent_summarizer_behaviour = {.kind = "agent", .init = agent_init_config, .handle = su_handle};
