@@ -134,8 +134,10 @@ static inline th_resp_t th_http(th_server_t *s, const char *method, const char *
     memset(&r, 0, sizeof r);
     CURL *c = curl_easy_init();
     cr_assert(c);
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    size_t ucap = strlen(path) + 32; /* any path length (long query strings) */
+    char *url = malloc(ucap);
+    cr_assert(url);
+    snprintf(url, ucap, "http://127.0.0.1:%d%s", s->port, path);
     struct curl_slist *hl = NULL;
     bool has_ct = false;
     for (const char *const *h = headers; h && *h; h++) {
@@ -153,17 +155,18 @@ static inline th_resp_t th_http(th_server_t *s, const char *method, const char *
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
     CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "curl: %s", curl_easy_strerror(rc));
+    cr_assert_eq(rc, CURLE_OK, "%s %.200s: curl: %s", method, path, curl_easy_strerror(rc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
+    free(url);
     if (r.body) {
         json_error_t e;
         r.json = json_loadb(r.body, r.len, 0, &e);

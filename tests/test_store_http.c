@@ -121,46 +121,19 @@ static char *pcts(const char *s)
 static th_resp_t call_ex(const char *method, const char *path, const char *token, const char *ctype, const void *body,
                          size_t len, bool chunked)
 {
-    th_resp_t r;
-    memset(&r, 0, sizeof r);
-    CURL *c = curl_easy_init();
-    cr_assert(c);
-    char *url = fmt("http://127.0.0.1:%d%s", g_s.port, path);
-    struct curl_slist *hl = NULL;
     char auth[4200], ct[300];
+    const char *h[4];
+    int n = 0;
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hl = curl_slist_append(hl, auth);
+        h[n++] = auth;
     }
-    if (ctype)
-        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
-    else
-        snprintf(ct, sizeof ct, "Content-Type:"); /* curl: send none */
-    hl = curl_slist_append(hl, ct);
-    hl = curl_slist_append(hl, "Expect:");
+    snprintf(ct, sizeof ct, "Content-Type:%s%s", ctype ? " " : "", ctype ? ctype : ""); /* empty: curl sends none */
+    h[n++] = ct;
     if (chunked)
-        hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: curl: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (r.body)
-        r.json = json_loadb(r.body, r.len, 0, NULL);
-    return r;
+        h[n++] = "Transfer-Encoding: chunked";
+    h[n] = NULL;
+    return th_http(&g_s, method, path, h, body, len);
 }
 
 static th_resp_t call(const char *method, const char *path, const char *token)
